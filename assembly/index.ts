@@ -1,0 +1,3 @@
+// The WebAssembly core: one module, both models. Only numbers cross the boundary;
+// tables and rows live in linear memory that the host writes through typed-array views.
+export { alloc, free } from "./memory";

@@ -1,0 +1,91 @@
+// Owns the one WebAssembly instance and its linear memory.
+// Every typed-array view is made fresh from `memory.buffer` at the moment of use: when the
+// memory grows the old ArrayBuffer is detached and views made before read as empty.
+import { readFile } from "node:fs/promises";
+import { instantiate } from "../../build/core.js";
+
+export type CoreExports = Awaited<ReturnType<typeof instantiate>>;
+
+const WASM_URL = new URL("../../build/core.wasm", import.meta.url);
+
+export class WasmCore {
+  private constructor(readonly exports: CoreExports) {}
+
+  /** Compiles the module (from `bytes`, else the built `build/core.wasm`) and instantiates it. */
+  static async load(bytes?: BufferSource): Promise<WasmCore> {
+    let source = bytes;
+    if (!source) {
+      try {
+        source = await readFile(WASM_URL);
+      } catch (err) {
+        throw new Error(`cannot read the WebAssembly core ${WASM_URL.pathname}: ${(err as Error).message} (run \`npm run build\`)`);
+      }
+    }
+    const module = await WebAssembly.compile(source);
+    return new WasmCore(await instantiate(module, { env: {} }));
+  }
+
+  get buffer(): ArrayBuffer {
+    return this.exports.memory.buffer;
+  }
+
+  /** Allocates `bytes` (16-byte aligned). Throws instead of returning a null pointer. */
+  alloc(bytes: number): number {
+    const ptr = this.exports.alloc(Math.max(bytes, 8));
+    if (ptr === 0) throw new Error(`WebAssembly core: out of memory allocating ${bytes} bytes`);
+    return ptr;
+  }
+
+  free(ptr: number): void {
+    if (ptr !== 0) this.exports.free(ptr);
+  }
+
+  f64(ptr: number, length: number): Float64Array {
+    return new Float64Array(this.buffer, ptr, length);
+  }
+
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.buffer, ptr, length);
+  }
+
+  u32(ptr: number, length: number): Uint32Array {
+    return new Uint32Array(this.buffer, ptr, length);
+  }
+
+  u8(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.buffer, ptr, length);
+  }
+
+  /** Copies a host array into fresh WASM memory and returns its pointer (caller frees). */
+  copyIn(src: Float64Array | Int32Array | Uint32Array | Uint8Array): number {
+    const ptr = this.alloc(src.byteLength);
+    new Uint8Array(this.buffer, ptr, src.byteLength).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+    return ptr;
+  }
+}
+
+/**
+ * A growable scratch block in WASM memory, reused across calls so that the hot path does not
+ * allocate: `ensure(bytes)` returns a pointer to at least that many bytes.
+ */
+export class Scratch {
+  private ptr = 0;
+  private capacity = 0;
+
+  constructor(private readonly core: WasmCore) {}
+
+  ensure(bytes: number): number {
+    if (bytes > this.capacity) {
+      this.core.free(this.ptr);
+      this.capacity = Math.max(bytes, this.capacity * 2, 1024);
+      this.ptr = this.core.alloc(this.capacity);
+    }
+    return this.ptr;
+  }
+
+  release(): void {
+    this.core.free(this.ptr);
+    this.ptr = 0;
+    this.capacity = 0;
+  }
+}
