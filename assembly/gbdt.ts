@@ -1,0 +1,224 @@
+// LightGBM ensemble evaluation over a flat model written once by the host (server/wasm/gbdt.ts).
+//
+// Model header (i32 slots, byte offsets):
+//   0 nTrees   4 nClass   8 nFeatures   12 roots*   16 nodes*   20 leafValue*   24 catWords*
+//   28 leafBase*   32 transform   36 averageOutput   40 sigmoid (f64)   48 linear*   52 linFeat*
+//   56 linCoef*   60 nodeCount*   64 leafCount*   68 maxDepth   72 expected*
+// Child codes are global: >= 0 an internal node, < 0 the complement of a global leaf index.
+// Node (24 bytes): threshold f64 | feature i32 | left i32 | right i32 | kind i32.
+// kind bits: NAN_LEFT (where NaN goes, missing type folded in at load), ZERO_MISSING (missing type
+// Zero: a zero goes the default way), DEFAULT_LEFT, CATEGORICAL (threshold holds the first word of
+// the bitset in catWords, kind >> 8 its word count).
+
+const NAN_LEFT: i32 = 1;
+const ZERO_MISSING: i32 = 2;
+const DEFAULT_LEFT: i32 = 4;
+const CATEGORICAL: i32 = 8;
+
+const T_IDENTITY: i32 = 0;
+const T_SIGMOID: i32 = 1;
+const T_SOFTMAX: i32 = 2;
+const T_OVA: i32 = 3;
+const T_EXP: i32 = 4;
+const T_LOG1PEXP: i32 = 5;
+const T_SQUARE: i32 = 6;
+
+// LightGBM's kZeroThreshold (the float 1e-35f as a double).
+const K_ZERO: f64 = 1.0000000180025095e-35;
+
+// Rows evaluated against one tree before moving to the next: the tree stays in cache and the
+// independent rows give the CPU work to overlap.
+const BLOCK: i32 = 64;
+
+@inline function hdr(model: usize, slot: usize): i32 {
+  return load<i32>(model + slot);
+}
+
+@inline function hptr(model: usize, slot: usize): usize {
+  return <usize>load<u32>(model + slot);
+}
+
+/** LightGBM keeps only |x| > kZeroThreshold (or NaN) from a dense row; the rest is exactly 0. */
+export function filterRows(rows: usize, count: i32): void {
+  for (let i = 0; i < count; i++) {
+    const p = rows + (<usize>i << 3);
+    const x = load<f64>(p);
+    if (Math.abs(x) <= K_ZERO) store<f64>(p, 0.0);
+  }
+}
+
+/** One decision: the child code taken from `node` for the row at `row`. */
+@inline function step(node: usize, row: usize, catWords: usize): i32 {
+  const kind = load<i32>(node, 20);
+  const x = load<f64>(row + (<usize>load<i32>(node, 8) << 3));
+  let left: bool;
+  if (kind & CATEGORICAL) {
+    left = false;
+    // NaN, negatives (after truncation toward zero) and values past int range go right.
+    if (x > -1.0 && x < 2147483648.0) {
+      const v = <u32>(<i32>x);
+      const word = v >>> 5;
+      if (word < <u32>(kind >>> 8)) {
+        const w = load<u32>(catWords + ((<usize>(<u32>load<f64>(node)) + <usize>word) << 2));
+        left = ((w >>> (v & 31)) & 1) != 0;
+      }
+    }
+  } else {
+    left = x <= load<f64>(node);
+    if (x != x) left = (kind & NAN_LEFT) != 0;
+    if ((kind & ZERO_MISSING) != 0 && x == 0.0) left = (kind & DEFAULT_LEFT) != 0;
+  }
+  return left ? load<i32>(node, 12) : load<i32>(node, 16);
+}
+
+/** `step` for callers holding only the model (TreeSHAP picks its hot child with it). */
+export function stepFrom(model: usize, node: usize, row: usize): i32 {
+  return step(node, row, hptr(model, 24));
+}
+
+/** The leaf code reached by a row from `root`. */
+@inline function descend(nodes: usize, root: i32, row: usize, catWords: usize): i32 {
+  let code = root;
+  while (code >= 0) code = step(nodes + <usize>code * 24, row, catWords);
+  return code;
+}
+
+/** A linear leaf: const + sum coeff * x, or the plain leaf value when one of its features is NaN. */
+function linearOutput(model: usize, leaf: i32, row: usize): f64 {
+  const info = hptr(model, 48) + (<usize>leaf << 4);
+  const start = load<i32>(info, 8);
+  const count = load<i32>(info, 12);
+  const feats = hptr(model, 52);
+  const coefs = hptr(model, 56);
+  let out = load<f64>(info);
+  for (let i = 0; i < count; i++) {
+    const x = load<f64>(row + (<usize>load<i32>(feats + (<usize>(start + i) << 2)) << 3));
+    if (x != x) return load<f64>(hptr(model, 20) + (<usize>leaf << 3));
+    out += load<f64>(coefs + (<usize>(start + i) << 3)) * x;
+  }
+  return out;
+}
+
+@inline function leafOutput(model: usize, leaf: i32, row: usize, linear: bool): f64 {
+  return linear ? linearOutput(model, leaf, row) : load<f64>(hptr(model, 20) + (<usize>leaf << 3));
+}
+
+/** Raw scores (nRows x nClass) of rows already filtered: trees summed in file order in float64. */
+function rawScores(model: usize, rows: usize, nRows: i32, out: usize): void {
+  const nTrees = hdr(model, 0);
+  const nClass = hdr(model, 4);
+  const nFeat = hdr(model, 8);
+  const roots = hptr(model, 12);
+  const nodes = hptr(model, 16);
+  const catWords = hptr(model, 24);
+  const linear = hptr(model, 48) != 0;
+  memory.fill(out, 0, <usize>(nRows * nClass) << 3);
+  const rowBytes = <usize>nFeat << 3;
+  for (let r0 = 0; r0 < nRows; r0 += BLOCK) {
+    const nb = min(BLOCK, nRows - r0);
+    const base = rows + <usize>r0 * rowBytes;
+    for (let t = 0; t < nTrees; t++) {
+      const root = load<i32>(roots + (<usize>t << 2));
+      const acc = out + ((<usize>r0 * nClass + <usize>(t % nClass)) << 3);
+      const stride = <usize>nClass << 3;
+      // Two rows at a time: two independent chains of dependent loads in flight.
+      let r = 0;
+      for (; r + 1 < nb; r += 2) {
+        const rowA = base + <usize>r * rowBytes;
+        const rowB = rowA + rowBytes;
+        let a = root;
+        let b = root;
+        while ((a | b) >= 0) {
+          if (a >= 0) a = step(nodes + <usize>a * 24, rowA, catWords);
+          if (b >= 0) b = step(nodes + <usize>b * 24, rowB, catWords);
+        }
+        const pa = acc + <usize>r * stride;
+        store<f64>(pa, load<f64>(pa) + leafOutput(model, ~a, rowA, linear));
+        const pb = pa + stride;
+        store<f64>(pb, load<f64>(pb) + leafOutput(model, ~b, rowB, linear));
+      }
+      if (r < nb) {
+        const row = base + <usize>r * rowBytes;
+        const leaf = ~descend(nodes, root, row, catWords);
+        const p = acc + <usize>r * stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, leaf, row, linear));
+      }
+    }
+  }
+}
+
+export function gbdt_predict_raw(model: usize, rows: usize, nRows: i32, out: usize): void {
+  filterRows(rows, nRows * hdr(model, 8));
+  rawScores(model, rows, nRows, out);
+}
+
+@inline function sigmoid(s: f64, raw: f64): f64 {
+  return 1.0 / (1.0 + Math.exp(-s * raw));
+}
+
+/** The objective's output transform, in place over nRows x nClass (after average_output). */
+function transform(model: usize, out: usize, nRows: i32): void {
+  const nClass = hdr(model, 4);
+  const kind = hdr(model, 32);
+  const s = load<f64>(model, 40);
+  const n = nRows * nClass;
+  if (hdr(model, 36) != 0) {
+    const iterations = <f64>(hdr(model, 0) / nClass);
+    for (let i = 0; i < n; i++) {
+      const p = out + (<usize>i << 3);
+      store<f64>(p, load<f64>(p) / iterations);
+    }
+  }
+  if (kind == T_SOFTMAX) {
+    for (let r = 0; r < nRows; r++) {
+      const row = out + (<usize>(r * nClass) << 3);
+      let wmax = load<f64>(row);
+      for (let k = 1; k < nClass; k++) wmax = max(load<f64>(row + (<usize>k << 3)), wmax);
+      let wsum = 0.0;
+      for (let k = 0; k < nClass; k++) {
+        const e = Math.exp(load<f64>(row + (<usize>k << 3)) - wmax);
+        store<f64>(row + (<usize>k << 3), e);
+        wsum += e;
+      }
+      for (let k = 0; k < nClass; k++) {
+        const p = row + (<usize>k << 3);
+        store<f64>(p, load<f64>(p) / wsum);
+      }
+    }
+    return;
+  }
+  if (kind == T_IDENTITY) return;
+  for (let i = 0; i < n; i++) {
+    const p = out + (<usize>i << 3);
+    const raw = load<f64>(p);
+    let v = raw;
+    if (kind == T_SIGMOID || kind == T_OVA) v = sigmoid(s, raw);
+    else if (kind == T_EXP) v = Math.exp(raw);
+    else if (kind == T_LOG1PEXP) v = Math.log1p(Math.exp(raw));
+    else if (kind == T_SQUARE) v = (raw > 0 ? 1.0 : raw < 0 ? -1.0 : 0.0) * raw * raw;
+    store<f64>(p, v);
+  }
+}
+
+export function gbdt_predict(model: usize, rows: usize, nRows: i32, out: usize): void {
+  gbdt_predict_raw(model, rows, nRows, out);
+  transform(model, out, nRows);
+}
+
+/** Leaf index (within its tree) of every tree for every row: nRows x nTrees. */
+export function gbdt_predict_leaf(model: usize, rows: usize, nRows: i32, out: usize): void {
+  const nTrees = hdr(model, 0);
+  const nFeat = hdr(model, 8);
+  filterRows(rows, nRows * nFeat);
+  const roots = hptr(model, 12);
+  const nodes = hptr(model, 16);
+  const catWords = hptr(model, 24);
+  const leafBase = hptr(model, 28);
+  for (let r = 0; r < nRows; r++) {
+    const row = rows + (<usize>(r * nFeat) << 3);
+    for (let t = 0; t < nTrees; t++) {
+      const leaf = ~descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords);
+      store<i32>(out + (<usize>(r * nTrees + t) << 2), leaf - load<i32>(leafBase + (<usize>t << 2)));
+    }
+  }
+}
