@@ -35,6 +35,8 @@ interface Flat {
   expected: Float64Array;
   linear: { info: ArrayBuffer; features: Int32Array; coeffs: Float64Array } | null;
   maxDepth: number;
+  /** No categorical and no Zero-missing split: the core's cheaper decision applies. */
+  plain: boolean;
 }
 
 function depthOf(left: Int32Array, right: Int32Array, node: number): number {
@@ -74,6 +76,7 @@ function flatten(model: LgbModel): Flat {
   let leaves = 0;
   let words = 0;
   let maxDepth = 0;
+  let plain = true;
   trees.forEach((tree, t) => {
     const internal = tree.numLeaves - 1;
     const code = (c: number) => (c >= 0 ? nodeBase + c : ~(leaves + ~c));
@@ -89,9 +92,11 @@ function flatten(model: LgbModel): Flat {
         const begin = tree.catBoundaries[c];
         kind = CATEGORICAL | ((tree.catBoundaries[c + 1] - begin) << 8);
         threshold = words + begin;
+        plain = false;
       } else {
         const defaultLeft = (dt & 2) !== 0;
         const missing = (dt >> 2) & 3;
+        if (missing === 1) plain = false;
         // NaN becomes 0 unless the missing type is NaN; with type Zero that 0 then goes the
         // default way, and with None it is compared like any 0.
         const nanLeft = missing === 0 ? 0 <= threshold : defaultLeft;
@@ -127,7 +132,7 @@ function flatten(model: LgbModel): Flat {
   const linear = linInfo
     ? { info: linInfo, features: Int32Array.from(linFeatures), coeffs: Float64Array.from(linCoeffs) }
     : null;
-  return { roots, nodes, leafValue, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth };
+  return { roots, nodes, leafValue, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain };
 }
 
 type Block = Float64Array | Int32Array | Uint32Array | Uint8Array;
@@ -204,6 +209,7 @@ export class WasmGbdt implements GbdtEvaluator {
     i32(64, fields.leafCount);
     i32(68, flat.maxDepth);
     i32(72, fields.expected);
+    i32(76, flat.plain ? 1 : 0);
     return new WasmGbdt(core, model, header, blocks, flat.maxDepth);
   }
 
