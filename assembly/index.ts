@@ -3,3 +3,4 @@
 export { alloc, free } from "./memory";
 export { gbdt_predict_raw, gbdt_predict, gbdt_predict_leaf } from "./gbdt";
 export { gbdt_predict_contrib } from "./treeshap";
+export { forest_effects, forest_scratch_bytes } from "./forest";

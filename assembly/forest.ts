@@ -1,0 +1,256 @@
+// EconML CausalForestDML final stage: effects and intervals (formulas: the README's model-bundle
+// section and the causal-forest notes it cites), over a flat forest written once by the host
+// (server/wasm/forest.ts).
+//
+// Header (i32 slots, byte offsets): 0 nTrees  4 p (parameters, intercept last)  8 nFeatures
+//   12 roots* (child code per tree)  16 nodes*  20 leafAlpha* [leaves, p]  24 leafJac* [leaves, p, p]
+//   28 subforestOffsets* [S+1] (in trees)  32 nSubforests  36 B (size of the first subforest)
+// Node (24 bytes): threshold f64 | feature i32 | left i32 | right i32 | pad. Child codes: >= 0 a
+// global node, < 0 the complement of the leaf's row in leafAlpha / leafJac.
+import { erfc } from "./normal";
+
+const NODE: usize = 24;
+
+@inline function h(model: usize, off: usize): i32 {
+  return load<i32>(model + off);
+}
+
+@inline function hp(model: usize, off: usize): usize {
+  return <usize>load<u32>(model + off);
+}
+
+/** Leaf rows of every tree for one row; four trees in lockstep so their loads overlap. */
+function findLeaves(model: usize, row: usize, leaves: usize): void {
+  const nTrees = h(model, 0);
+  const roots = hp(model, 12);
+  const nodes = hp(model, 16);
+  let t = 0;
+  for (; t + 3 < nTrees; t += 4) {
+    const r = roots + (<usize>t << 2);
+    let a = load<i32>(r);
+    let b = load<i32>(r, 4);
+    let c = load<i32>(r, 8);
+    let d = load<i32>(r, 12);
+    while ((a & b & c & d) >= 0) {
+      a = advance(nodes, a, row);
+      b = advance(nodes, b, row);
+      c = advance(nodes, c, row);
+      d = advance(nodes, d, row);
+    }
+    const o = leaves + (<usize>t << 2);
+    store<i32>(o, ~a);
+    store<i32>(o, ~b, 4);
+    store<i32>(o, ~c, 8);
+    store<i32>(o, ~d, 12);
+  }
+  for (; t < nTrees; t++) {
+    let a = load<i32>(roots + (<usize>t << 2));
+    while (a >= 0) a = advance(nodes, a, row);
+    store<i32>(leaves + (<usize>t << 2), ~a);
+  }
+}
+
+/** Go left iff x[feature] <= threshold (EconML rejects NaN inputs, so there is no missing rule). */
+@inline function advance(nodes: usize, code: i32, row: usize): i32 {
+  const node = nodes + <usize>max(code, 0) * NODE;
+  const x = load<f64>(row + (<usize>load<i32>(node, 8) << 3));
+  const next = load<i32>(node + 16 - (<usize>(x <= load<f64>(node)) << 2));
+  return select(next, code, code >= 0);
+}
+
+/**
+ * LU factorisation with partial pivoting of the p x p matrix at `a` (in place), pivots in `perm`.
+ * Returns false when singular.
+ */
+function luFactor(a: usize, perm: usize, p: i32): bool {
+  for (let i = 0; i < p; i++) store<i32>(perm + (<usize>i << 2), i);
+  for (let k = 0; k < p; k++) {
+    let best = k;
+    let bestAbs = Math.abs(load<f64>(a + (<usize>(k * p + k) << 3)));
+    for (let i = k + 1; i < p; i++) {
+      const v = Math.abs(load<f64>(a + (<usize>(i * p + k) << 3)));
+      if (v > bestAbs) {
+        best = i;
+        bestAbs = v;
+      }
+    }
+    if (!(bestAbs > 0)) return false;
+    if (best != k) {
+      for (let j = 0; j < p; j++) {
+        const x = a + (<usize>(k * p + j) << 3);
+        const y = a + (<usize>(best * p + j) << 3);
+        const tmp = load<f64>(x);
+        store<f64>(x, load<f64>(y));
+        store<f64>(y, tmp);
+      }
+      const pk = perm + (<usize>k << 2);
+      const pb = perm + (<usize>best << 2);
+      const tmp = load<i32>(pk);
+      store<i32>(pk, load<i32>(pb));
+      store<i32>(pb, tmp);
+    }
+    const pivot = load<f64>(a + (<usize>(k * p + k) << 3));
+    for (let i = k + 1; i < p; i++) {
+      const li = a + (<usize>(i * p + k) << 3);
+      const f = load<f64>(li) / pivot;
+      store<f64>(li, f);
+      for (let j = k + 1; j < p; j++) {
+        const x = a + (<usize>(i * p + j) << 3);
+        store<f64>(x, load<f64>(x) - f * load<f64>(a + (<usize>(k * p + j) << 3)));
+      }
+    }
+  }
+  return true;
+}
+
+/** Solves LU x = b[perm] into x (length p). */
+function luSolve(lu: usize, perm: usize, p: i32, b: usize, x: usize): void {
+  for (let i = 0; i < p; i++) {
+    let s = load<f64>(b + (<usize>load<i32>(perm + (<usize>i << 2)) << 3));
+    for (let j = 0; j < i; j++) s -= load<f64>(lu + (<usize>(i * p + j) << 3)) * load<f64>(x + (<usize>j << 3));
+    store<f64>(x + (<usize>i << 3), s);
+  }
+  for (let i = p - 1; i >= 0; i--) {
+    let s = load<f64>(x + (<usize>i << 3));
+    for (let j = i + 1; j < p; j++) s -= load<f64>(lu + (<usize>(i * p + j) << 3)) * load<f64>(x + (<usize>j << 3));
+    store<f64>(x + (<usize>i << 3), s / load<f64>(lu + (<usize>(i * p + i) << 3)));
+  }
+}
+
+/** Bytes of scratch `forest_effects` needs. */
+export function forest_scratch_bytes(model: usize, nContrasts: i32): i32 {
+  const p = h(model, 4);
+  return (h(model, 0) << 2) + ((4 * p * p + 4 * p + nContrasts * (p + 6)) << 3) + (p << 2) + 16;
+}
+
+/**
+ * For each row and each contrast q (nContrasts x p, intercept slot 0): effect, lower, upper,
+ * stderr at out[(row * nContrasts + c) * 4 ...]. zLo / zHi are the normal quantiles at alpha / 2
+ * and 1 - alpha / 2. A singular averaged Jacobian gives NaN (the host reports it).
+ */
+export function forest_effects(
+  model: usize, rows: usize, nRows: i32, q: usize, nContrasts: i32,
+  zLo: f64, zHi: f64, out: usize, scratch: usize,
+): void {
+  const nTrees = h(model, 0);
+  const p = h(model, 4);
+  const nFeat = h(model, 8);
+  const alpha = hp(model, 20);
+  const jac = hp(model, 24);
+  const subOff = hp(model, 28);
+  const nSub = h(model, 32);
+  const bFirst = <f64>h(model, 36);
+  const pp = p * p;
+
+  const leaves = scratch;
+  let cur = (scratch + (<usize>nTrees << 2) + 15) & ~(<usize>15);
+  const aBar = cur; cur += <usize>p << 3;
+  const jBar = cur; cur += <usize>pp << 3;
+  const lu = cur; cur += <usize>pp << 3;
+  const theta = cur; cur += <usize>p << 3;
+  const m = cur; cur += <usize>p << 3;
+  const w = cur; cur += <usize>(nContrasts * p) << 3;
+  // Per contrast: sum over subforests of mean u, of (mean u)^2, of mean u^2; and the current
+  // subforest's sums of u and u^2.
+  const acc = cur; cur += <usize>(nContrasts * 6) << 3;
+  const perm = cur;
+
+  for (let r = 0; r < nRows; r++) {
+    const row = rows + (<usize>(r * nFeat) << 3);
+    findLeaves(model, row, leaves);
+
+    // Averages of the leaf statistics over all trees (not of per-tree solutions).
+    memory.fill(aBar, 0, <usize>p << 3);
+    memory.fill(jBar, 0, <usize>pp << 3);
+    for (let t = 0; t < nTrees; t++) {
+      const leaf = load<i32>(leaves + (<usize>t << 2));
+      const at = alpha + (<usize>(leaf * p) << 3);
+      for (let i = 0; i < p; i++) {
+        const o = aBar + (<usize>i << 3);
+        store<f64>(o, load<f64>(o) + load<f64>(at + (<usize>i << 3)));
+      }
+      const jt = jac + (<usize>(leaf * pp) << 3);
+      for (let i = 0; i < pp; i++) {
+        const o = jBar + (<usize>i << 3);
+        store<f64>(o, load<f64>(o) + load<f64>(jt + (<usize>i << 3)));
+      }
+    }
+    const inv = 1.0 / <f64>nTrees;
+    for (let i = 0; i < p; i++) store<f64>(aBar + (<usize>i << 3), load<f64>(aBar + (<usize>i << 3)) * inv);
+    for (let i = 0; i < pp; i++) store<f64>(jBar + (<usize>i << 3), load<f64>(jBar + (<usize>i << 3)) * inv);
+
+    const o = out + (<usize>(r * nContrasts * 4) << 3);
+    memory.copy(lu, jBar, <usize>pp << 3);
+    if (!luFactor(lu, perm, p)) {
+      for (let i = 0; i < nContrasts * 4; i++) store<f64>(o + (<usize>i << 3), NaN);
+      continue;
+    }
+    luSolve(lu, perm, p, aBar, theta);
+    // w_c solves J̄ᵀ w = q_c; the leaf Jacobians are symmetric, so J̄ᵀ = J̄ and one LU serves.
+    for (let c = 0; c < nContrasts; c++) {
+      luSolve(lu, perm, p, q + (<usize>(c * p) << 3), w + (<usize>(c * p) << 3));
+    }
+
+    // Per-tree moments m_t = a_t - J_t θ projected on each w_c, accumulated per subforest.
+    memory.fill(acc, 0, <usize>(nContrasts * 6) << 3);
+    for (let s = 0; s < nSub; s++) {
+      const t0 = load<i32>(subOff + (<usize>s << 2));
+      const t1 = load<i32>(subOff + (<usize>(s + 1) << 2));
+      for (let t = t0; t < t1; t++) {
+        const leaf = load<i32>(leaves + (<usize>t << 2));
+        const at = alpha + (<usize>(leaf * p) << 3);
+        const jt = jac + (<usize>(leaf * pp) << 3);
+        for (let i = 0; i < p; i++) {
+          let v = load<f64>(at + (<usize>i << 3));
+          for (let j = 0; j < p; j++) {
+            v -= load<f64>(jt + (<usize>(i * p + j) << 3)) * load<f64>(theta + (<usize>j << 3));
+          }
+          store<f64>(m + (<usize>i << 3), v);
+        }
+        for (let c = 0; c < nContrasts; c++) {
+          const wc = w + (<usize>(c * p) << 3);
+          let u = 0.0;
+          for (let i = 0; i < p; i++) u += load<f64>(wc + (<usize>i << 3)) * load<f64>(m + (<usize>i << 3));
+          const ac = acc + (<usize>(c * 6) << 3);
+          store<f64>(ac, load<f64>(ac, 24) + u, 24);
+          store<f64>(ac, load<f64>(ac, 32) + u * u, 32);
+        }
+      }
+      const size = <f64>(t1 - t0);
+      for (let c = 0; c < nContrasts; c++) {
+        const ac = acc + (<usize>(c * 6) << 3);
+        const mean = load<f64>(ac, 24) / size;
+        store<f64>(ac, load<f64>(ac) + mean);
+        store<f64>(ac, load<f64>(ac, 8) + mean * mean, 8);
+        store<f64>(ac, load<f64>(ac, 16) + load<f64>(ac, 32) / size, 16);
+        store<f64>(ac, 0.0, 24);
+        store<f64>(ac, 0.0, 32);
+      }
+    }
+
+    const S = <f64>nSub;
+    for (let c = 0; c < nContrasts; c++) {
+      const qc = q + (<usize>(c * p) << 3);
+      let point = 0.0;
+      for (let i = 0; i < p; i++) point += load<f64>(qc + (<usize>i << 3)) * load<f64>(theta + (<usize>i << 3));
+      const ac = acc + (<usize>(c * 6) << 3);
+      const meanU = load<f64>(ac) / S;
+      const sb = load<f64>(ac, 8) / S;
+      const qq = load<f64>(ac, 16) / S;
+      const v = sb - meanU * meanU;
+      const vc = (qq - sb) / (bFirst - 1.0);
+      // EconML's bias correction of v - vc (objective-Bayes debiasing).
+      const naive = v - vc;
+      const se = max(v, vc) * Math.sqrt(2.0 / S);
+      const z = naive / max(se, 1e-10);
+      const phi = Math.exp(-0.5 * z * z) / Math.sqrt(2.0 * Math.PI);
+      const Phi = 0.5 * erfc(-z / Math.SQRT2);
+      const stderr = Math.sqrt(naive + (se * phi) / Phi);
+      const oc = o + (<usize>(c * 4) << 3);
+      store<f64>(oc, point);
+      store<f64>(oc, stderr > 0 ? point + stderr * zLo : point, 8);
+      store<f64>(oc, stderr > 0 ? point + stderr * zHi : point, 16);
+      store<f64>(oc, stderr, 24);
+    }
+  }
+}
