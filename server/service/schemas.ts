@@ -93,7 +93,14 @@ export const HealthResponse = z.object({
   ready: z.boolean(),
   model_version: z.string().nullable(),
   bundle: z
-    .object({ name: z.string(), version: z.string(), dir: z.string(), loaded_at: z.string() })
+    .object({
+      name: z.string(),
+      version: z.string(),
+      loaded_at: z.string(),
+      /** The feature fields a request may carry beside customer_id. */
+      fields: z.array(z.string()),
+      interventions: z.array(z.string()),
+    })
     .nullable(),
   uptime_s: z.number(),
   runtime: z.string(),

@@ -1,0 +1,138 @@
+// The decision rules (DESIGN section 4) for one customer: risk level, churn gate, each
+// intervention's reduction with its interval, eligibility (rules, cooldown, cost cap), expected
+// value, and the policy's choice.
+import type { Intervention, Rule } from "../bundle/files.ts";
+import type { Alternative } from "../service/schemas.ts";
+
+export interface DecisionSettings {
+  threshold: number;
+  riskMedium: number;
+  riskHigh: number;
+  policy: "max_reduction" | "max_value";
+  requireSignificance: boolean;
+  /** Per-customer cost cap; null for none. */
+  maxCost: number | null;
+  valueHorizonMonths: number;
+}
+
+/** An intervention's effect vs no intervention, EconML's sign (negative = less churn). */
+export interface ArmEffect {
+  effect: number;
+  lower: number;
+  upper: number;
+}
+
+/** When each intervention was last triggered for the customer (ms epoch), for cooldowns. */
+export type LastTriggered = (intervention: string) => number | undefined;
+
+export interface Candidate extends Alternative {
+  /** Eligible and passing the policy's bar (positive reduction or value; significance). */
+  qualifies: boolean;
+}
+
+export interface Decision {
+  riskLevel: "LOW" | "MEDIUM" | "HIGH";
+  /** Above the churn threshold: the forest is consulted and an intervention may be chosen. */
+  atRisk: boolean;
+  candidates: Candidate[];
+  chosen: Candidate | null;
+}
+
+const DAY_MS = 86_400_000;
+
+export function riskLevel(p: number, s: DecisionSettings): "LOW" | "MEDIUM" | "HIGH" {
+  return p < s.riskMedium ? "LOW" : p < s.riskHigh ? "MEDIUM" : "HIGH";
+}
+
+export function ruleHolds(rule: Rule, value: number | string | null): boolean {
+  const v = rule.value;
+  switch (rule.op) {
+    case "eq":
+      return value === v;
+    case "ne":
+      return value !== v;
+    case "in":
+      return (v as (string | number)[]).includes(value as string | number);
+    case "not_in":
+      return !(v as (string | number)[]).includes(value as string | number);
+    case "lt":
+      return typeof value === "number" && value < (v as number);
+    case "le":
+      return typeof value === "number" && value <= (v as number);
+    case "gt":
+      return typeof value === "number" && value > (v as number);
+    case "ge":
+      return typeof value === "number" && value >= (v as number);
+  }
+}
+
+function describeRule(rule: Rule): string {
+  return rule.reason ?? `requires ${rule.field} ${rule.op} ${JSON.stringify(rule.value)}`;
+}
+
+/** Why the intervention is excluded for this customer, or null when it is eligible. */
+export function exclusion(
+  iv: Intervention,
+  values: Record<string, number | string | null>,
+  last: LastTriggered,
+  now: number,
+  maxCost: number | null,
+): string | null {
+  for (const rule of iv.rules) if (!ruleHolds(rule, values[rule.field] ?? null)) return describeRule(rule);
+  const at = last(iv.name);
+  if (at !== undefined && iv.cooldown_days > 0 && now - at < iv.cooldown_days * DAY_MS) {
+    return `in cooldown until ${new Date(at + iv.cooldown_days * DAY_MS).toISOString()}`;
+  }
+  if (maxCost !== null && iv.cost > maxCost) return `cost ${iv.cost} exceeds max_cost ${maxCost}`;
+  return null;
+}
+
+/** The policy's score of a candidate: what it maximises. */
+export function score(c: Alternative, policy: DecisionSettings["policy"]): number {
+  return policy === "max_value" ? c.expected_value : c.churn_reduction;
+}
+
+export function decide(
+  probability: number,
+  values: Record<string, number | string | null>,
+  effects: Map<string, ArmEffect> | null,
+  catalog: Intervention[],
+  settings: DecisionSettings,
+  last: LastTriggered,
+  now: number,
+): Decision {
+  const atRisk = probability > settings.threshold;
+  const customerValue = (typeof values.monthly_charges === "number" ? values.monthly_charges : 0) * settings.valueHorizonMonths;
+  const candidates: Candidate[] = [];
+  if (effects) {
+    for (const iv of catalog) {
+      const e = effects.get(iv.name)!;
+      const reduction = -e.effect;
+      const reason = exclusion(iv, values, last, now, settings.maxCost);
+      const expected = reduction * customerValue - iv.cost;
+      const candidate: Candidate = {
+        intervention: iv.name,
+        churn_reduction: reduction,
+        ci_lower: -e.upper,
+        ci_upper: -e.lower,
+        cost: iv.cost,
+        expected_value: expected,
+        eligible: reason === null,
+        reason,
+        qualifies: false,
+      };
+      candidate.qualifies =
+        candidate.eligible &&
+        score(candidate, settings.policy) > 0 &&
+        (!settings.requireSignificance || candidate.ci_lower > 0);
+      candidates.push(candidate);
+    }
+  }
+  let chosen: Candidate | null = null;
+  if (atRisk) {
+    for (const c of candidates) {
+      if (c.qualifies && (chosen === null || score(c, settings.policy) > score(chosen, settings.policy))) chosen = c;
+    }
+  }
+  return { riskLevel: riskLevel(probability, settings), atRisk, candidates, chosen };
+}

@@ -1,0 +1,19 @@
+// CSV cells -> raw field values, for every reader of customer CSVs (batch scoring, the reference
+// builder): numeric-looking cells become numbers, empty or "nan" cells are missing (null),
+// anything else stays text. Columns that are not fields are left out.
+import type { RawValue } from "./pipeline.ts";
+
+export function cellValue(cell: string): RawValue {
+  const s = cell.trim();
+  if (s === "" || s.toLowerCase() === "nan") return null;
+  if (s === "true") return true;
+  if (s === "false") return false;
+  const n = Number(s);
+  return Number.isNaN(n) ? cell : n;
+}
+
+export function recordFields(record: Record<string, string>, fields: readonly string[]): Record<string, RawValue> {
+  const out: Record<string, RawValue> = {};
+  for (const f of fields) if (f in record) out[f] = cellValue(record[f]);
+  return out;
+}

@@ -1,0 +1,299 @@
+// The one implementation of the service's operations (tRPC, REST and the CLI all call it):
+// request -> features -> WASM core (churn, then effects) -> decision -> response -> observers.
+import { randomUUID } from "node:crypto";
+import { BundleHolder } from "../bundle/holder.ts";
+import type { Bundle } from "../bundle/load.ts";
+import { allocate } from "../decision/budget.ts";
+import { decide, score, type ArmEffect, type Candidate, type Decision, type DecisionSettings } from "../decision/decide.ts";
+import type { Resolved } from "../features/pipeline.ts";
+import { WasmCore } from "../wasm/core.ts";
+import type { ChurnService } from "./api.ts";
+import { MemoryInterventionHistory, type CustomerStore, type InterventionHistory } from "./customers.ts";
+import type { PredictionObserver, PredictionRecord } from "./observer.ts";
+import {
+  RequestError,
+  type BatchPredictRequest,
+  type BatchPredictResponse,
+  type FieldIssue,
+  type HealthResponse,
+  type PredictOptions,
+  type PredictRequest,
+  type PredictResponse,
+} from "./schemas.ts";
+
+export interface RecommenderOptions {
+  /** The model bundle folder. */
+  modelsDir: string;
+  /** Where omitted features are looked up before imputation. */
+  store?: CustomerStore;
+  /** Last trigger time of each intervention per customer (cooldowns); in memory by default. */
+  history?: InterventionHistory;
+  /** Receive every answered prediction (log, monitoring, workflow). */
+  observers?: PredictionObserver[];
+  /** Customers per batchPredict call (10,000). */
+  maxBatchCustomers?: number;
+  /** Decision settings that override the bundle manifest's defaults. */
+  overrides?: Partial<DecisionSettings> & { confidenceLevel?: number };
+  /** Share a WASM instance (tests); one is created otherwise. */
+  core?: WasmCore;
+}
+
+interface Scored {
+  request: PredictRequest;
+  resolved: Resolved;
+  settings: DecisionSettings;
+  confidence: number;
+  includeAlternatives: boolean | undefined;
+  probability: number;
+  effects: Map<string, ArmEffect> | null;
+  decision: Decision;
+}
+
+function runtimeName(): string {
+  const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
+  return deno ? `deno ${deno.version.deno}` : `node ${process.versions.node}`;
+}
+
+export class Recommender implements ChurnService {
+  private readonly started = Date.now();
+  private readonly history: InterventionHistory;
+  private readonly observers: PredictionObserver[];
+  private readonly maxBatch: number;
+
+  private constructor(
+    private readonly holder: BundleHolder,
+    private readonly options: RecommenderOptions,
+  ) {
+    this.history = options.history ?? new MemoryInterventionHistory();
+    this.observers = options.observers ?? [];
+    this.maxBatch = options.maxBatchCustomers ?? 10_000;
+  }
+
+  /** Loads the bundle (refusing a bad one with the file and the problem) and starts serving. */
+  static async open(options: RecommenderOptions): Promise<Recommender> {
+    const core = options.core ?? (await WasmCore.load());
+    const holder = new BundleHolder(options.modelsDir, core);
+    await holder.reload();
+    return new Recommender(holder, options);
+  }
+
+  get bundle(): Bundle | null {
+    return this.holder.bundle;
+  }
+
+  addObserver(observer: PredictionObserver): void {
+    this.observers.push(observer);
+  }
+
+  async reload(): Promise<{ version: string }> {
+    const bundle = await this.holder.reload();
+    return { version: bundle.version };
+  }
+
+  close(): void {
+    this.holder.close();
+  }
+
+  health(): HealthResponse {
+    const b = this.holder.bundle;
+    return {
+      status: b ? "ok" : "starting",
+      live: true,
+      ready: b !== null,
+      model_version: b?.version ?? null,
+      bundle: b
+        ? {
+            name: b.manifest.name,
+            version: b.manifest.version,
+            loaded_at: b.loadedAt.toISOString(),
+            fields: b.pipeline.fieldNames,
+            interventions: b.interventions.map((i) => i.name),
+          }
+        : null,
+      uptime_s: (Date.now() - this.started) / 1000,
+      runtime: runtimeName(),
+    };
+  }
+
+  async predict(request: PredictRequest): Promise<PredictResponse> {
+    const t0 = performance.now();
+    return this.holder.use((bundle) => {
+      const issues: FieldIssue[] = [];
+      const input = this.resolve(bundle, request, undefined, [], issues);
+      if (!input) throw new RequestError("invalid request", issues);
+      const [scored] = this.score(bundle, [input]);
+      const response = this.respond(bundle, scored, scored.decision.chosen, performance.now() - t0);
+      this.deliver(bundle, [scored], [response], "predict");
+      return response;
+    });
+  }
+
+  async batchPredict(request: BatchPredictRequest): Promise<BatchPredictResponse> {
+    const t0 = performance.now();
+    const n = request.customers.length;
+    if (n > this.maxBatch) {
+      throw new RequestError(`a batch holds at most ${this.maxBatch} customers; got ${n} (split it into several calls)`, [{ path: ["customers"], message: `at most ${this.maxBatch} customers` }], 413);
+    }
+    return this.holder.use((bundle) => {
+      const issues: FieldIssue[] = [];
+      const inputs = request.customers.map((c, i) => this.resolve(bundle, c, request.options, ["customers", i], issues));
+      if (issues.length) throw new RequestError("invalid request", issues);
+      const scored = this.score(bundle, inputs as ScoredInput[]);
+      const chosen = scored.map((s) => s.decision.chosen);
+      if (request.budget !== undefined) {
+        // Within the budget, the batch maximises total expected value over the qualifying options.
+        const options = scored.map((s) => (s.decision.atRisk ? s.decision.candidates.filter((c) => c.qualifies) : []));
+        const picks = allocate(options.map((o) => o.map((c) => ({ cost: c.cost, value: c.expected_value }))), request.budget);
+        picks.forEach((k, i) => (chosen[i] = k < 0 ? null : options[i][k]));
+      }
+      const elapsed = performance.now() - t0;
+      const results = scored.map((s, i) => this.respond(bundle, s, chosen[i], elapsed));
+      this.deliver(bundle, scored, results, "batchPredict");
+      const picked = chosen.filter((c): c is Candidate => c !== null);
+      return {
+        results,
+        summary: {
+          count: n,
+          intervene: picked.length,
+          total_cost: picked.reduce((s, c) => s + c.cost, 0),
+          expected_churn_prevented: picked.reduce((s, c) => s + c.churn_reduction, 0),
+          expected_value: picked.reduce((s, c) => s + c.expected_value, 0),
+        },
+      };
+    });
+  }
+
+  private settings(bundle: Bundle, options: PredictOptions): { settings: DecisionSettings; confidence: number } {
+    const d = bundle.manifest.decision;
+    const o = this.options.overrides ?? {};
+    const settings: DecisionSettings = {
+      threshold: options.threshold ?? o.threshold ?? d.churn_threshold,
+      riskMedium: o.riskMedium ?? d.risk_levels.medium,
+      riskHigh: o.riskHigh ?? d.risk_levels.high,
+      policy: options.policy ?? o.policy ?? d.policy,
+      requireSignificance: options.require_significance ?? o.requireSignificance ?? d.require_significance,
+      maxCost: options.max_cost ?? o.maxCost ?? d.max_cost,
+      valueHorizonMonths: o.valueHorizonMonths ?? d.value_horizon_months,
+    };
+    return { settings, confidence: options.confidence_level ?? o.confidenceLevel ?? d.confidence_level };
+  }
+
+  private resolve(
+    bundle: Bundle,
+    request: PredictRequest,
+    batchOptions: PredictOptions | undefined,
+    path: (string | number)[],
+    issues: FieldIssue[],
+  ): ScoredInput | null {
+    const stored = this.options.store?.get(request.customer_id);
+    const resolved = bundle.pipeline.resolve(request, stored, path, issues);
+    if (!resolved) return null;
+    const options = { ...batchOptions, ...request.options };
+    return { request, resolved, ...this.settings(bundle, options), includeAlternatives: options.include_alternatives };
+  }
+
+  /** Both models over all rows at once: one WASM call for churn, one per confidence level for effects. */
+  private score(bundle: Bundle, inputs: ScoredInput[]): Scored[] {
+    const width = bundle.pipeline.width;
+    const rows = new Float64Array(inputs.length * width);
+    inputs.forEach((input, i) => bundle.pipeline.encode(input.resolved, rows, i * width));
+    const probabilities = bundle.churn.predict(rows, inputs.length);
+    const effects: (Map<string, ArmEffect> | null)[] = inputs.map(() => null);
+    // The forest is evaluated above the churn gate, or below it when alternatives are asked for.
+    const byConfidence = new Map<number, number[]>();
+    inputs.forEach((input, i) => {
+      if (probabilities[i] > input.settings.threshold || input.includeAlternatives === true) {
+        const list = byConfidence.get(input.confidence) ?? [];
+        list.push(i);
+        byConfidence.set(input.confidence, list);
+      }
+    });
+    for (const [confidence, which] of byConfidence) {
+      const sub = new Float64Array(which.length * width);
+      which.forEach((i, k) => sub.set(rows.subarray(i * width, (i + 1) * width), k * width));
+      const result = bundle.forest.effects(sub, which.length, 1 - confidence);
+      const arms = result.contrasts.map((c) => c.t1);
+      which.forEach((i, k) => {
+        const map = new Map<string, ArmEffect>();
+        arms.forEach((arm, a) => {
+          const at = k * arms.length + a;
+          map.set(arm, { effect: result.effect[at], lower: result.lower[at], upper: result.upper[at] });
+        });
+        // A singular forest solve gives NaN: no effects rather than NaN in a response.
+        effects[i] = [...map.values()].every((e) => Number.isFinite(e.effect) && Number.isFinite(e.lower) && Number.isFinite(e.upper)) ? map : null;
+      });
+    }
+    const now = Date.now();
+    return inputs.map((input, i) => {
+      const id = input.request.customer_id;
+      const decision = decide(
+        probabilities[i], input.resolved.values, effects[i], bundle.interventions, input.settings,
+        (iv) => this.history.lastTriggered(id, iv), now,
+      );
+      return { ...input, probability: probabilities[i], effects: effects[i], decision };
+    });
+  }
+
+  private respond(bundle: Bundle, s: Scored, chosen: Candidate | null, elapsed: number): PredictResponse {
+    const policy = s.settings.policy;
+    const showAlternatives = s.includeAlternatives ?? s.decision.atRisk;
+    const alternatives = showAlternatives
+      ? s.decision.candidates
+          .filter((c) => c !== chosen)
+          .sort((a, b) => score(b, policy) - score(a, policy))
+          .map(({ qualifies: _, ...alt }) => alt)
+      : [];
+    return {
+      prediction_id: randomUUID(),
+      customer_id: s.request.customer_id,
+      model_version: bundle.version,
+      churn_probability: s.probability,
+      risk_level: s.decision.riskLevel,
+      recommended_intervention: chosen?.intervention ?? null,
+      predicted_churn_reduction: chosen?.churn_reduction ?? null,
+      confidence_interval: chosen ? [chosen.ci_lower, chosen.ci_upper] : null,
+      should_intervene: chosen !== null,
+      expected_value: chosen?.expected_value ?? null,
+      alternatives,
+      imputed_features: s.resolved.imputed,
+      unknown_categories: s.resolved.unknown,
+      latency_ms: elapsed,
+    };
+  }
+
+  /** After answering: cooldown history, then every observer (whose failures never fail a request). */
+  private deliver(bundle: Bundle, scored: Scored[], responses: PredictResponse[], operation: PredictionRecord["operation"]): void {
+    const at = Date.now();
+    const records = responses.map((r, i): PredictionRecord => {
+      const s = scored[i];
+      const chosen = s.decision.candidates.find((c) => c.intervention === r.recommended_intervention) ?? null;
+      if (r.should_intervene && r.recommended_intervention) this.history.record(r.customer_id, r.recommended_intervention, at);
+      return {
+        prediction_id: r.prediction_id,
+        at,
+        operation,
+        customer_id: r.customer_id,
+        model_version: bundle.version,
+        inputs: s.resolved.values,
+        imputed_features: s.resolved.imputed,
+        churn_probability: r.churn_probability,
+        effects: s.effects ? Object.fromEntries(s.effects) : null,
+        recommended_intervention: r.recommended_intervention,
+        should_intervene: r.should_intervene,
+        predicted_churn_reduction: r.predicted_churn_reduction,
+        cost: chosen?.cost ?? null,
+        expected_value: r.expected_value,
+        latency_ms: r.latency_ms,
+      };
+    });
+    for (const o of this.observers) {
+      try {
+        o.onPredictions(records);
+      } catch (err) {
+        console.error(`prediction observer failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+type ScoredInput = Pick<Scored, "request" | "resolved" | "settings" | "confidence" | "includeAlternatives">;
