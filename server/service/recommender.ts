@@ -253,6 +253,7 @@ export class Recommender implements ChurnService {
       predicted_churn_reduction: chosen?.churn_reduction ?? null,
       confidence_interval: chosen ? [chosen.ci_lower, chosen.ci_upper] : null,
       should_intervene: chosen !== null,
+      cost: chosen?.cost ?? null,
       expected_value: chosen?.expected_value ?? null,
       alternatives,
       imputed_features: s.resolved.imputed,
@@ -266,7 +267,6 @@ export class Recommender implements ChurnService {
     const at = Date.now();
     const records = responses.map((r, i): PredictionRecord => {
       const s = scored[i];
-      const chosen = s.decision.candidates.find((c) => c.intervention === r.recommended_intervention) ?? null;
       if (r.should_intervene && r.recommended_intervention) this.history.record(r.customer_id, r.recommended_intervention, at);
       return {
         prediction_id: r.prediction_id,
@@ -281,7 +281,7 @@ export class Recommender implements ChurnService {
         recommended_intervention: r.recommended_intervention,
         should_intervene: r.should_intervene,
         predicted_churn_reduction: r.predicted_churn_reduction,
-        cost: chosen?.cost ?? null,
+        cost: r.cost,
         expected_value: r.expected_value,
         latency_ms: r.latency_ms,
       };

@@ -55,6 +55,8 @@ export const PredictResponse = z.object({
   predicted_churn_reduction: z.number().nullable(),
   confidence_interval: z.tuple([z.number(), z.number()]).nullable(),
   should_intervene: z.boolean(),
+  /** Cost of the recommended intervention. */
+  cost: z.number().nullable(),
   expected_value: z.number().nullable(),
   alternatives: z.array(Alternative),
   imputed_features: z.array(z.string()),
@@ -115,13 +117,13 @@ export interface FieldIssue {
 
 /**
  * Anything a client sent that the service refuses: 400 (BAD_REQUEST) with every problem listed,
- * or 413 (PAYLOAD_TOO_LARGE) when a limit is exceeded. Never a 500.
+ * 413 (PAYLOAD_TOO_LARGE) when a limit is exceeded, 415 for a body that is not JSON. Never a 500.
  */
 export class RequestError extends Error {
   constructor(
     message: string,
     readonly issues: FieldIssue[] = [],
-    readonly status: 400 | 413 = 400,
+    readonly status: 400 | 413 | 415 = 400,
   ) {
     super(message);
     this.name = "RequestError";

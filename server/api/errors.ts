@@ -1,0 +1,49 @@
+// One mapping of failures to what a client sees, for tRPC and REST alike: a client's mistake
+// becomes 400/413 with every problem by field path; anything else a generic 500 whose details stay
+// in the server's log. Never a stack trace in a response.
+import { TRPCError } from "@trpc/server";
+import { ZodError } from "zod";
+import { RequestError, type FieldIssue } from "../service/schemas.ts";
+
+export interface ErrorBody {
+  error: { code: string; message: string; issues: FieldIssue[] };
+}
+
+export function zodIssues(err: ZodError, prefix: (string | number)[] = []): FieldIssue[] {
+  return err.issues.map((i) => ({
+    path: [...prefix, ...i.path.filter((p): p is string | number => typeof p !== "symbol")],
+    message: i.message,
+  }));
+}
+
+export function toRequestError(err: unknown): RequestError | null {
+  if (err instanceof RequestError) return err;
+  if (err instanceof ZodError) return new RequestError("invalid request", zodIssues(err));
+  return null;
+}
+
+const CODES = { 400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE" } as const;
+
+/** The HTTP status and body of a failure. */
+export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
+  const re = toRequestError(err);
+  if (re) {
+    return {
+      status: re.status,
+      body: { error: { code: CODES[re.status], message: re.message, issues: re.issues } },
+    };
+  }
+  console.error("internal error:", err);
+  return { status: 500, body: { error: { code: "INTERNAL_SERVER_ERROR", message: "internal error", issues: [] } } };
+}
+
+/** A service call for tRPC: client mistakes become BAD_REQUEST / PAYLOAD_TOO_LARGE with their issues. */
+export async function trpcCall<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const re = toRequestError(err);
+    if (re) throw new TRPCError({ code: re.status === 400 ? "BAD_REQUEST" : CODES[re.status], message: re.message, cause: re });
+    throw err;
+  }
+}

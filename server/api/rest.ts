@@ -1,0 +1,120 @@
+// The REST adapter for services in other languages: the documented paths, the same zod schemas
+// and the same service calls as the tRPC procedures.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { z } from "zod";
+import type { App } from "../app.ts";
+import { CONSOLE_HTML } from "../console/page.ts";
+import { BatchPredictRequest, PredictRequest, RequestError } from "../service/schemas.ts";
+import { errorResponse, zodIssues } from "./errors.ts";
+import { openApiDocument } from "./openapi.ts";
+
+type Handler = (app: App, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  const text = type === "application/json" ? JSON.stringify(body) : String(body);
+  res.writeHead(status, { "content-type": type === "application/json" ? "application/json; charset=utf-8" : type, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const { status, body } = errorResponse(err);
+  send(res, status, body);
+}
+
+/** Reads a JSON body, refusing a wrong content type (415) or more than `limit` bytes (413). */
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    throw new RequestError(`expected content-type application/json, got ${JSON.stringify(type)}`, [], 415);
+  }
+  const declared = Number(req.headers["content-length"] ?? 0);
+  const tooLarge = () => new RequestError(`request body over the limit of ${limit} bytes`, [], 413);
+  if (declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch (err) {
+    throw new RequestError(`body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new RequestError("invalid request", zodIssues(r.error));
+  return r.data;
+}
+
+function timed(operation: string, handler: Handler): Handler {
+  return async (app, req, res) => {
+    const t0 = performance.now();
+    try {
+      await handler(app, req, res);
+    } finally {
+      app.observeLatency(operation, performance.now() - t0);
+    }
+  };
+}
+
+const routes: Record<string, Record<string, Handler>> = {
+  "/predict": {
+    POST: timed("predict", async (app, req, res) => {
+      const input = parse(PredictRequest, await readJson(req, app.config.maxBodyBytes));
+      send(res, 200, await app.service.predict(input));
+    }),
+  },
+  "/batch-predict": {
+    POST: timed("batchPredict", async (app, req, res) => {
+      const input = parse(BatchPredictRequest, await readJson(req, app.config.maxBodyBytes));
+      send(res, 200, await app.service.batchPredict(input));
+    }),
+  },
+  "/health": { GET: async (app, _req, res) => send(res, 200, app.service.health()) },
+  "/health/live": { GET: async (_app, _req, res) => send(res, 200, { live: true }) },
+  "/health/ready": {
+    GET: async (app, _req, res) => {
+      const ready = app.service.health().ready;
+      send(res, ready ? 200 : 503, { ready });
+    },
+  },
+  "/openapi.json": { GET: async (app, _req, res) => send(res, 200, openApiDocument(app.service.health().model_version ?? "unknown")) },
+  "/console": { GET: async (_app, _req, res) => send(res, 200, CONSOLE_HTML, "text/html; charset=utf-8") },
+  "/admin/reload": {
+    POST: async (app, _req, res) => {
+      try {
+        send(res, 200, await app.service.reload());
+      } catch (err) {
+        // The old bundle keeps serving; say why the new one was refused.
+        send(res, 422, { error: { code: "RELOAD_FAILED", message: (err as Error).message, issues: [] } });
+      }
+    },
+  },
+};
+
+/** Adds a route (used by the monitoring and outcome endpoints). */
+export function addRoute(path: string, method: string, handler: Handler): void {
+  (routes[path] ??= {})[method] = handler;
+}
+
+export async function handleRest(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  const methods = routes[path];
+  try {
+    if (!methods) return send(res, 404, { error: { code: "NOT_FOUND", message: `no route ${path}`, issues: [] } });
+    const handler = methods[req.method ?? "GET"];
+    if (!handler) {
+      res.setHeader("allow", Object.keys(methods).join(", "));
+      return send(res, 405, { error: { code: "METHOD_NOT_ALLOWED", message: `${req.method} not allowed on ${path}; use ${Object.keys(methods).join(", ")}`, issues: [] } });
+    }
+    await handler(app, req, res);
+  } catch (err) {
+    if (err instanceof RequestError && err.status === 413) res.setHeader("connection", "close");
+    if (!res.headersSent) sendError(res, err);
+    else res.destroy();
+  }
+}

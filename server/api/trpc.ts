@@ -1,0 +1,36 @@
+// The tRPC instance: context, and an error format that lists request issues and never carries
+// a stack trace.
+import { initTRPC } from "@trpc/server";
+import { ZodError } from "zod";
+import type { App } from "../app.ts";
+import { RequestError } from "../service/schemas.ts";
+import { zodIssues } from "./errors.ts";
+
+export interface ApiContext {
+  app: App;
+}
+
+const t = initTRPC.context<ApiContext>().create({
+  isDev: false,
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    const issues = cause instanceof RequestError ? cause.issues : cause instanceof ZodError ? zodIssues(cause) : [];
+    const internal = error.code === "INTERNAL_SERVER_ERROR";
+    if (internal) console.error("internal error:", cause ?? error);
+    return {
+      message: internal ? "internal error" : shape.message,
+      code: shape.code,
+      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, issues },
+    };
+  },
+});
+
+export const router = t.router;
+/** Every procedure's server-side latency goes to the monitor under its path. */
+export const procedure = t.procedure.use(async ({ ctx, path, type, next }) => {
+  if (type === "subscription") return next();
+  const t0 = performance.now();
+  const result = await next();
+  ctx.app.observeLatency(path, performance.now() - t0);
+  return result;
+});

@@ -1,0 +1,88 @@
+// Configuration from the environment, overridden by the matching command-line flags; every
+// value is checked, and a bad one is refused naming the variable or flag and what was expected.
+import { parseArgs } from "node:util";
+
+export interface Config {
+  port: number;
+  host: string;
+  modelsDir: string;
+  maxBodyBytes: number;
+  maxBatchCustomers: number;
+  /** Churn threshold override; the bundle manifest's when undefined. */
+  threshold?: number;
+  customersFile?: string;
+  dataDir: string;
+  webhookUrl?: string;
+}
+
+/** Flag name, environment variable, and how to read it. */
+const OPTIONS = {
+  port: { env: "PORT", kind: "int", min: 0, max: 65535, default: 3000 },
+  host: { env: "HOST", kind: "string", default: "127.0.0.1" },
+  models: { env: "MODELS_DIR", kind: "string", default: "models" },
+  "max-body-bytes": { env: "MAX_BODY_BYTES", kind: "int", min: 1024, max: 1 << 30, default: 16 * 1024 * 1024 },
+  "max-batch": { env: "MAX_BATCH_CUSTOMERS", kind: "int", min: 1, max: 1_000_000, default: 10_000 },
+  threshold: { env: "CHURN_THRESHOLD", kind: "number", min: 0, max: 1 },
+  customers: { env: "CUSTOMERS_FILE", kind: "string" },
+  "data-dir": { env: "DATA_DIR", kind: "string", default: ".data" },
+  "webhook-url": { env: "WEBHOOK_URL", kind: "url" },
+} as const;
+
+type Spec = { env: string; kind: "int" | "number" | "string" | "url"; min?: number; max?: number; default?: number | string };
+
+export class ConfigError extends Error {}
+
+function read(name: string, spec: Spec, raw: string | undefined, from: string): number | string | undefined {
+  if (raw === undefined || raw === "") return spec.default;
+  if (spec.kind === "string") return raw;
+  if (spec.kind === "url") {
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
+    } catch {
+      throw new ConfigError(`${from}: expected an http(s) URL, got ${JSON.stringify(raw)}`);
+    }
+    return raw;
+  }
+  const v = Number(raw);
+  const ok = spec.kind === "int" ? Number.isInteger(v) : Number.isFinite(v);
+  if (!ok || (spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) {
+    throw new ConfigError(`${from}: expected ${spec.kind === "int" ? "an integer" : "a number"} in ${spec.min}..${spec.max}, got ${JSON.stringify(raw)}`);
+  }
+  return v;
+}
+
+/** Reads flags (`--port 8080`) over environment variables (`PORT=8080`) over defaults. */
+export function loadConfig(args: string[] = [], env: Record<string, string | undefined> = process.env): Config {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args,
+      options: Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: "string" as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const value = (name: keyof typeof OPTIONS) => {
+    const spec = OPTIONS[name] as Spec;
+    const flag = flags[name] as string | undefined;
+    return flag !== undefined ? read(name, spec, flag, `--${name}`) : read(name, spec, env[spec.env], spec.env);
+  };
+  return {
+    port: value("port") as number,
+    host: value("host") as string,
+    modelsDir: value("models") as string,
+    maxBodyBytes: value("max-body-bytes") as number,
+    maxBatchCustomers: value("max-batch") as number,
+    threshold: value("threshold") as number | undefined,
+    customersFile: value("customers") as string | undefined,
+    dataDir: value("data-dir") as string,
+    webhookUrl: value("webhook-url") as string | undefined,
+  };
+}
+
+export const CONFIG_HELP = Object.entries(OPTIONS)
+  .map(([flag, s]) => `  --${flag.padEnd(15)} ${s.env.padEnd(20)} ${"default" in s ? `default ${s.default}` : "unset"}`)
+  .join("\n");
