@@ -39,8 +39,10 @@ export function createChurnClient(url: string, options: ChurnClientOptions = {})
       }),
     ],
   });
-  return Object.assign(client, {
-    /** Closes the WebSocket, if one was opened. */
-    close: () => ws.close(),
-  });
+  // The tRPC client is a proxy that reads every property as a procedure path, so `close` is
+  // answered by a proxy in front of it.
+  const close = () => ws.close();
+  return new Proxy(client, {
+    get: (target, prop, receiver) => (prop === "close" ? close : Reflect.get(target, prop, receiver)),
+  }) as ChurnClient;
 }
