@@ -48,10 +48,36 @@ function hullSteps(customer: number, options: Choice[]): Step[] {
   return steps;
 }
 
-/** For each customer, the index of the option chosen, or -1. */
+const total = (options: Choice[][], chosen: number[]) => chosen.reduce((s, k, i) => s + (k >= 0 ? options[i][k].value : 0), 0);
+
+/**
+ * For each customer, the index of the option chosen, or -1. The better of two greedy runs: from
+ * nothing, and from the single most valuable affordable option (a ratio greedy alone can be
+ * arbitrarily bad when a small efficient pick blocks a large one; with the second run the result
+ * is at least half the optimum).
+ */
 export function allocate(options: Choice[][], budget: number): number[] {
-  const chosen = options.map(() => -1);
-  let left = budget;
+  const plain = greedy(options, budget, options.map(() => -1));
+  let bestCustomer = -1;
+  let bestOption = -1;
+  options.forEach((opts, c) =>
+    opts.forEach((o, k) => {
+      if (o.cost <= budget + 1e-9 && o.value > 0 && (bestCustomer < 0 || o.value > options[bestCustomer][bestOption].value)) {
+        bestCustomer = c;
+        bestOption = k;
+      }
+    }),
+  );
+  if (bestCustomer < 0) return plain;
+  const seed = options.map(() => -1);
+  seed[bestCustomer] = bestOption;
+  const seeded = greedy(options, budget, seed);
+  return total(options, seeded) > total(options, plain) ? seeded : plain;
+}
+
+function greedy(options: Choice[][], budget: number, start: number[]): number[] {
+  const chosen = [...start];
+  let left = budget - chosen.reduce((s, k, i) => s + (k >= 0 ? options[i][k].cost : 0), 0);
   const steps = options.flatMap((o, c) => hullSteps(c, o)).sort((a, b) => b.ratio - a.ratio);
   for (const s of steps) {
     if (chosen[s.customer] === s.from && s.cost <= left + 1e-9) {
