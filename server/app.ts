@@ -1,31 +1,87 @@
-// The composition root: the service and everything that watches it, built once from the
-// configuration and handed to every transport.
+// The composition root: the service and everything that watches it — durable log, monitor,
+// Prometheus metrics, workflow outbox — built once from the configuration and handed to every
+// transport. After a restart the monitoring windows are rebuilt from the log.
+import { join } from "node:path";
+import { Gauge } from "prom-client";
 import type { Config } from "./config.ts";
+import { Monitor, type MonitorOptions } from "./monitor/monitor.ts";
+import { PrometheusMetrics } from "./monitor/prometheus.ts";
 import { MemoryCustomerStore } from "./service/customers.ts";
 import { Recommender } from "./service/recommender.ts";
+import type { OutcomeRequest, OutcomeResponse } from "./service/schemas.ts";
+import { FileLog } from "./store/log.ts";
+import { Outbox } from "./store/outbox.ts";
 
 export interface App {
   config: Config;
   service: Recommender;
+  monitor: Monitor;
+  metrics: PrometheusMetrics;
+  log: FileLog;
+  outbox: Outbox;
   /** Server-side latency of one operation (tRPC path or REST route). */
   observeLatency(operation: string, ms: number): void;
+  recordOutcomes(request: OutcomeRequest): OutcomeResponse;
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config): Promise<App> {
+export async function createApp(config: Config, monitorOptions: MonitorOptions = {}): Promise<App> {
   const store = config.customersFile ? await MemoryCustomerStore.fromCsv(config.customersFile) : undefined;
+  const log = await FileLog.open(join(config.dataDir, "log"));
+  const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl });
+  const monitor = new Monitor(monitorOptions, (id) => log.get(id));
+  const metrics = new PrometheusMetrics(monitor, (registry) => {
+    new Gauge({ name: "churn_log_durable_records", help: "Records fsynced to the prediction log", registers: [registry], collect() { this.set(log.durableSeq); } });
+    new Gauge({ name: "churn_log_pending_records", help: "Records appended but not yet fsynced", registers: [registry], collect() { this.set(log.appendedSeq - log.durableSeq); } });
+    new Gauge({
+      name: "churn_workflow_entries", help: "Intervention workflow outbox entries by state", labelNames: ["state"], registers: [registry],
+      collect() {
+        const s = outbox.status();
+        for (const state of ["pending", "retrying", "delivered", "dead", "recorded"] as const) this.set({ state }, s[state]);
+      },
+    });
+  });
   const service = await Recommender.open({
     modelsDir: config.modelsDir,
     store,
+    history: log,
+    observers: [log, monitor, metrics, outbox],
     maxBatchCustomers: config.maxBatchCustomers,
     overrides: config.threshold === undefined ? {} : { threshold: config.threshold },
+    onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference),
   });
+  const { predictions, outcomes } = log.recent(10_000);
+  monitor.replay(predictions, outcomes);
   return {
     config,
     service,
-    observeLatency() {},
+    monitor,
+    metrics,
+    log,
+    outbox,
+    observeLatency(operation, ms) {
+      monitor.observeLatency(operation, ms);
+      metrics.observeLatency(operation, ms);
+    },
+    recordOutcomes(request) {
+      const list = "outcomes" in request ? request.outcomes : [request];
+      const result: OutcomeResponse = { matched: [], unmatched: [] };
+      list.forEach((o, index) => {
+        const outcome = { ...o, churned: o.churned === true || o.churned === 1 };
+        try {
+          const joined = monitor.recordOutcome(outcome);
+          log.appendOutcome({ ...outcome, prediction_id: joined.prediction_id, at: Date.now() });
+          metrics.outcomeRecorded();
+          result.matched.push({ index, ...joined });
+        } catch (err) {
+          result.unmatched.push({ index, reason: (err as Error).message });
+        }
+      });
+      return result;
+    },
     async close() {
       service.close();
+      await Promise.all([log.close(), outbox.close()]);
     },
   };
 }

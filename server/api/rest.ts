@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import type { App } from "../app.ts";
 import { CONSOLE_HTML } from "../console/page.ts";
-import { BatchPredictRequest, PredictRequest, RequestError } from "../service/schemas.ts";
+import { BatchPredictRequest, OutcomeRequest, PredictRequest, RequestError } from "../service/schemas.ts";
 import { errorResponse, zodIssues } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -74,6 +74,12 @@ const routes: Record<string, Record<string, Handler>> = {
       send(res, 200, await app.service.batchPredict(input));
     }),
   },
+  "/outcomes": {
+    POST: timed("recordOutcome", async (app, req, res) => {
+      send(res, 200, app.recordOutcomes(parse(OutcomeRequest, await readJson(req, app.config.maxBodyBytes))));
+    }),
+  },
+  "/metrics": { GET: async (app, _req, res) => send(res, 200, await app.metrics.text(), app.metrics.contentType) },
   "/health": { GET: async (app, _req, res) => send(res, 200, app.service.health()) },
   "/health/live": { GET: async (_app, _req, res) => send(res, 200, { live: true }) },
   "/health/ready": {
@@ -95,11 +101,6 @@ const routes: Record<string, Record<string, Handler>> = {
     },
   },
 };
-
-/** Adds a route (used by the monitoring and outcome endpoints). */
-export function addRoute(path: string, method: string, handler: Handler): void {
-  (routes[path] ??= {})[method] = handler;
-}
 
 export async function handleRest(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;

@@ -36,6 +36,8 @@ export interface RecommenderOptions {
   overrides?: Partial<DecisionSettings> & { confidenceLevel?: number };
   /** Share a WASM instance (tests); one is created otherwise. */
   core?: WasmCore;
+  /** Called with every bundle put in service (at open and after each reload). */
+  onBundle?: (bundle: Bundle) => void;
 }
 
 interface Scored {
@@ -73,7 +75,8 @@ export class Recommender implements ChurnService {
   static async open(options: RecommenderOptions): Promise<Recommender> {
     const core = options.core ?? (await WasmCore.load());
     const holder = new BundleHolder(options.modelsDir, core);
-    await holder.reload();
+    const bundle = await holder.reload();
+    options.onBundle?.(bundle);
     return new Recommender(holder, options);
   }
 
@@ -87,6 +90,7 @@ export class Recommender implements ChurnService {
 
   async reload(): Promise<{ version: string }> {
     const bundle = await this.holder.reload();
+    this.options.onBundle?.(bundle);
     return { version: bundle.version };
   }
 

@@ -109,6 +109,29 @@ export const HealthResponse = z.object({
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
 
+export const Outcome = z
+  .object({
+    prediction_id: z.string().min(1).optional(),
+    customer_id: z.string().min(1).optional(),
+    churned: z.union([z.boolean(), z.literal(0), z.literal(1)]),
+  })
+  .strict()
+  .refine((o) => o.prediction_id !== undefined || o.customer_id !== undefined, {
+    message: "give prediction_id, or customer_id for the customer's latest prediction",
+    path: ["prediction_id"],
+  });
+
+/** One observed outcome, or many under `outcomes`. */
+export const OutcomeRequest = z.union([Outcome, z.object({ outcomes: z.array(Outcome).min(1).max(10_000) }).strict()]);
+export type OutcomeRequest = z.infer<typeof OutcomeRequest>;
+
+export const OutcomeResponse = z.object({
+  matched: z.array(z.object({ index: z.number().int(), prediction_id: z.string(), churn_probability: z.number() })),
+  /** Outcomes with no prediction to join (unknown id, or none logged for the customer). */
+  unmatched: z.array(z.object({ index: z.number().int(), reason: z.string() })),
+});
+export type OutcomeResponse = z.infer<typeof OutcomeResponse>;
+
 /** A problem with a request, by field path (as zod reports them). */
 export interface FieldIssue {
   path: (string | number)[];

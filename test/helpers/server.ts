@@ -1,9 +1,14 @@
 // A real server on a loopback port for end-to-end tests.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfig } from "../../server/config.ts";
 import { startServer, type RunningServer } from "../../server/http/server.ts";
 
+/** A fresh data directory (log, outbox) unless `--data-dir` is given. */
 export async function testServer(flags: string[] = []): Promise<RunningServer> {
-  return startServer(loadConfig(["--port", "0", "--host", "127.0.0.1", ...flags], {}));
+  const dataDir = flags.includes("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "churn-data-"))];
+  return startServer(loadConfig(["--port", "0", "--host", "127.0.0.1", ...dataDir, ...flags], {}));
 }
 
 export const SEED_REQUEST = {

@@ -1,0 +1,86 @@
+// Server-side latency per operation in HDR histograms (microsecond resolution, 3 significant
+// digits): since start, and over a sliding window kept as a ring of one-second histograms.
+import * as hdr from "hdr-histogram-js";
+
+type Histogram = ReturnType<typeof hdr.build>;
+
+const make = (): Histogram =>
+  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+
+export interface LatencySummary {
+  count: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  max_ms: number | null;
+}
+
+function summary(h: Histogram): LatencySummary {
+  if (h.totalCount === 0) return { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
+  const ms = (us: number) => us / 1000;
+  return {
+    count: h.totalCount,
+    p50_ms: ms(h.getValueAtPercentile(50)),
+    p95_ms: ms(h.getValueAtPercentile(95)),
+    p99_ms: ms(h.getValueAtPercentile(99)),
+    max_ms: ms(h.maxValue),
+  };
+}
+
+class OperationLatency {
+  readonly total = make();
+  private readonly ring: Histogram[];
+  private readonly stamps: number[];
+
+  constructor(private readonly windowS: number) {
+    this.ring = Array.from({ length: windowS }, make);
+    this.stamps = new Array(windowS).fill(-1);
+  }
+
+  private slot(second: number): Histogram {
+    const i = second % this.windowS;
+    if (this.stamps[i] !== second) {
+      this.ring[i].reset();
+      this.stamps[i] = second;
+    }
+    return this.ring[i];
+  }
+
+  record(ms: number, now: number): void {
+    const us = Math.max(1, Math.round(ms * 1000));
+    this.total.recordValue(us);
+    this.slot(Math.floor(now / 1000)).recordValue(us);
+  }
+
+  window(now: number): LatencySummary {
+    const second = Math.floor(now / 1000);
+    const merged = make();
+    this.ring.forEach((h, i) => {
+      if (this.stamps[i] > second - this.windowS) merged.add(h);
+    });
+    return summary(merged);
+  }
+}
+
+export class LatencyTracker {
+  private readonly ops = new Map<string, OperationLatency>();
+
+  constructor(readonly windowS = 60) {}
+
+  record(operation: string, ms: number, now = Date.now()): void {
+    let op = this.ops.get(operation);
+    if (!op) this.ops.set(operation, (op = new OperationLatency(this.windowS)));
+    op.record(ms, now);
+  }
+
+  operations(): string[] {
+    return [...this.ops.keys()];
+  }
+
+  /** Per operation: the sliding window's summary, plus `since_start`. */
+  snapshot(now = Date.now()): Record<string, LatencySummary & { since_start: LatencySummary }> {
+    const out: Record<string, LatencySummary & { since_start: LatencySummary }> = {};
+    for (const [name, op] of this.ops) out[name] = { ...op.window(now), since_start: summary(op.total) };
+    return out;
+  }
+}

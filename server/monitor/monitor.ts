@@ -1,0 +1,252 @@
+// The service watching itself (DESIGN section 5): latency, calibration against observed
+// outcomes, feature and treatment-effect drift against the bundle's reference, and alerts.
+// It receives every answered prediction as an observer; `snapshot()` is the console contract.
+import type { Reference } from "../bundle/files.ts";
+import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
+import { Alerts, type ActiveAlert } from "./alerts.ts";
+import { LatencyTracker, type LatencySummary } from "./latency.ts";
+import { auc, brier, chi2Contingency, ece, ks2samp, reliability, type ReliabilityBin } from "./stats.ts";
+
+export interface MonitorOptions {
+  /** Live window of requests for feature and effect drift (1,000). */
+  driftWindow?: number;
+  /** Fewest live values before a drift test is run (100). */
+  driftMinimum?: number;
+  /** Labelled predictions the calibration figures cover (5,000). */
+  labelledWindow?: number;
+  /** Labels of each class needed before AUC is reported and alerted on (200). */
+  minLabelsPerClass?: number;
+  latencyWindowS?: number;
+  p99AlertMs?: number;
+  aucAlert?: number;
+  driftAlertP?: number;
+  /** Recent predictions kept for joining outcomes (100,000). */
+  joinIndexSize?: number;
+}
+
+export interface Outcome {
+  prediction_id?: string;
+  customer_id?: string;
+  churned: boolean;
+}
+
+export interface MetricsSnapshot {
+  at: string;
+  uptime_s: number;
+  model_version: string | null;
+  requests_total: number;
+  throughput_rps: number | null;
+  latency: Record<string, LatencySummary & { since_start: LatencySummary }>;
+  calibration: {
+    status: "ok" | "insufficient data";
+    labelled: number;
+    positives: number;
+    auc: number | null;
+    brier: number | null;
+    ece: number | null;
+    reliability: ReliabilityBin[];
+  };
+  feature_drift: { feature: string; test: "ks" | "chi2"; statistic: number | null; p_value: number | null; window: number; drifted: boolean }[];
+  effect_drift: { intervention: string; statistic: number | null; p_value: number | null; mean_shift: number | null; window: number; drifted: boolean }[];
+  alerts: ActiveAlert[];
+}
+
+/** A fixed-size ring of the most recent values. */
+class Ring<T> {
+  private readonly items: T[] = [];
+  private next = 0;
+  constructor(readonly size: number) {}
+  push(v: T): void {
+    if (this.items.length < this.size) this.items.push(v);
+    else this.items[this.next] = v;
+    this.next = (this.next + 1) % this.size;
+  }
+  values(): T[] {
+    return this.items;
+  }
+  get length(): number {
+    return this.items.length;
+  }
+}
+
+const EMPTY_LATENCY = { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
+
+export class Monitor implements PredictionObserver {
+  readonly alerts = new Alerts();
+  readonly latency: LatencyTracker;
+  private readonly o: Required<MonitorOptions>;
+  private readonly started = Date.now();
+  private requests = 0;
+  private reference: Reference | null = null;
+  private modelVersion: string | null = null;
+  private readonly inputs: Ring<PredictionRecord["inputs"]>;
+  private readonly effects = new Map<string, Ring<number>>();
+  private readonly labelled: Ring<{ p: number; y: number }>;
+  private readonly joinable = new Map<string, { p: number; customer: string }>();
+  private readonly latestOf = new Map<string, string>();
+
+  /** `lookup` finds predictions older than the in-memory index (the durable log). */
+  constructor(options: MonitorOptions = {}, private readonly lookup: (id: string) => PredictionRecord | undefined = () => undefined) {
+    this.o = {
+      driftWindow: 1000, driftMinimum: 100, labelledWindow: 5000, minLabelsPerClass: 200, latencyWindowS: 60,
+      p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, joinIndexSize: 100_000, ...options,
+    };
+    this.latency = new LatencyTracker(this.o.latencyWindowS);
+    this.inputs = new Ring(this.o.driftWindow);
+    this.labelled = new Ring(this.o.labelledWindow);
+  }
+
+  /** The bundle's reference distributions; called at start and after every reload. */
+  setBundle(version: string, reference: Reference): void {
+    this.modelVersion = version;
+    this.reference = reference;
+  }
+
+  observeLatency(operation: string, ms: number): void {
+    this.requests++;
+    this.latency.record(operation, ms);
+  }
+
+  onPredictions(records: PredictionRecord[]): void {
+    for (const r of records) this.remember(r);
+  }
+
+  /** Rebuilds the windows from logged predictions and outcomes after a restart (oldest first). */
+  replay(records: PredictionRecord[], outcomes: Outcome[]): void {
+    for (const r of records) this.remember(r);
+    for (const o of outcomes) {
+      try {
+        this.recordOutcome(o);
+      } catch {
+        // An outcome whose prediction fell out of retention has nothing to join.
+      }
+    }
+  }
+
+  private remember(r: PredictionRecord): void {
+    this.inputs.push(r.inputs);
+    if (r.effects) {
+      for (const [arm, e] of Object.entries(r.effects)) {
+        let ring = this.effects.get(arm);
+        if (!ring) this.effects.set(arm, (ring = new Ring(this.o.driftWindow)));
+        ring.push(e.effect);
+      }
+    }
+    this.joinable.set(r.prediction_id, { p: r.churn_probability, customer: r.customer_id });
+    this.latestOf.set(r.customer_id, r.prediction_id);
+    if (this.joinable.size > this.o.joinIndexSize) {
+      const oldest = this.joinable.keys().next().value!;
+      const gone = this.joinable.get(oldest)!;
+      this.joinable.delete(oldest);
+      if (this.latestOf.get(gone.customer) === oldest) this.latestOf.delete(gone.customer);
+    }
+  }
+
+  /** Joins an observed outcome to its prediction; throws when there is none to join. */
+  recordOutcome(outcome: Outcome): { prediction_id: string; churn_probability: number } {
+    const id = outcome.prediction_id ?? (outcome.customer_id !== undefined ? this.latestOf.get(outcome.customer_id) : undefined);
+    const known = id === undefined ? undefined : this.joinable.get(id) ?? this.fromLog(id);
+    if (id === undefined || !known) {
+      throw new Error(outcome.prediction_id ? `no prediction ${outcome.prediction_id}` : `no prediction for customer ${outcome.customer_id}`);
+    }
+    this.labelled.push({ p: known.p, y: outcome.churned ? 1 : 0 });
+    return { prediction_id: id, churn_probability: known.p };
+  }
+
+  private fromLog(id: string): { p: number; customer: string } | undefined {
+    const r = this.lookup(id);
+    return r ? { p: r.churn_probability, customer: r.customer_id } : undefined;
+  }
+
+  private calibration(): MetricsSnapshot["calibration"] {
+    const rows = this.labelled.values();
+    const labels = rows.map((r) => r.y);
+    const scores = rows.map((r) => r.p);
+    const positives = labels.reduce((s, y) => s + y, 0);
+    const enough = positives >= this.o.minLabelsPerClass && rows.length - positives >= this.o.minLabelsPerClass;
+    const table = reliability(labels, scores);
+    return {
+      status: enough ? "ok" : "insufficient data",
+      labelled: rows.length,
+      positives,
+      auc: enough ? auc(labels, scores) : null,
+      brier: rows.length ? brier(labels, scores) : null,
+      ece: rows.length ? ece(table) : null,
+      reliability: table,
+    };
+  }
+
+  private featureDrift(): MetricsSnapshot["feature_drift"] {
+    const ref = this.reference;
+    if (!ref) return [];
+    const live = this.inputs.values();
+    const out: MetricsSnapshot["feature_drift"] = [];
+    for (const [feature, sample] of Object.entries(ref.numeric)) {
+      const values = live.map((r) => r[feature]).filter((v): v is number => typeof v === "number");
+      // The asymptotic Kolmogorov distribution: cheap enough to recompute every second.
+      const r = values.length >= this.o.driftMinimum && sample.length > 0 ? ks2samp(values, sample, "asymp") : null;
+      out.push({ feature, test: "ks", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: values.length, drifted: r !== null && r.pValue < this.o.driftAlertP });
+    }
+    for (const [feature, counts] of Object.entries(ref.categories)) {
+      const cats = Object.keys(counts);
+      const liveCounts = cats.map(() => 0);
+      let n = 0;
+      for (const r of live) {
+        const k = cats.indexOf(r[feature] as string);
+        if (k >= 0) {
+          liveCounts[k]++;
+          n++;
+        }
+      }
+      const r = n >= this.o.driftMinimum ? chi2Contingency(cats.map((c) => counts[c]), liveCounts) : null;
+      out.push({ feature, test: "chi2", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: n, drifted: r !== null && r.pValue < this.o.driftAlertP });
+    }
+    return out;
+  }
+
+  private effectDrift(): MetricsSnapshot["effect_drift"] {
+    const ref = this.reference;
+    if (!ref) return [];
+    return Object.entries(ref.effects).map(([intervention, sample]) => {
+      const live = this.effects.get(intervention)?.values() ?? [];
+      const enough = live.length >= this.o.driftMinimum && sample.length > 0;
+      const r = enough ? ks2samp(live, sample, "asymp") : null;
+      const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      return {
+        intervention, statistic: r?.statistic ?? null, p_value: r?.pValue ?? null,
+        mean_shift: enough ? mean(live) - mean(sample) : null, window: live.length, drifted: r !== null && r.pValue < this.o.driftAlertP,
+      };
+    });
+  }
+
+  /** The full snapshot; evaluating it also moves the alerts. */
+  snapshot(now = Date.now()): MetricsSnapshot {
+    const latency = this.latency.snapshot(now);
+    for (const op of ["predict", "batchPredict"]) latency[op] ??= { ...EMPTY_LATENCY, since_start: EMPTY_LATENCY };
+    const windowRequests = Object.values(latency).reduce((s, l) => s + l.count, 0);
+    const calibration = this.calibration();
+    const feature_drift = this.featureDrift();
+    const effect_drift = this.effectDrift();
+
+    for (const [op, l] of Object.entries(latency)) {
+      this.alerts.set("latency", op, l.p99_ms !== null && l.p99_ms > this.o.p99AlertMs, l.p99_ms ?? 0, this.o.p99AlertMs, now);
+    }
+    this.alerts.set("auc", "churn_model", calibration.auc !== null && calibration.auc < this.o.aucAlert, calibration.auc ?? 0, this.o.aucAlert, now);
+    for (const d of feature_drift) this.alerts.set("feature_drift", d.feature, d.drifted, d.p_value ?? 1, this.o.driftAlertP, now);
+    for (const d of effect_drift) this.alerts.set("effect_drift", d.intervention, d.drifted, d.p_value ?? 1, this.o.driftAlertP, now);
+
+    const uptime = (now - this.started) / 1000;
+    return {
+      at: new Date(now).toISOString(),
+      uptime_s: uptime,
+      model_version: this.modelVersion,
+      requests_total: this.requests,
+      throughput_rps: windowRequests > 0 ? windowRequests / Math.min(this.o.latencyWindowS, Math.max(1, uptime)) : null,
+      latency,
+      calibration,
+      feature_drift,
+      effect_drift,
+      alerts: this.alerts.list(),
+    };
+  }
+}
