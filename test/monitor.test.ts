@@ -1,0 +1,98 @@
+// The monitor on synthetic traffic: calibration equals the statistics functions, drift fires on
+// shifted inputs and resolves when they return, one firing event per condition, nulls (not 0)
+// while there is too little data.
+import { describe, expect, it } from "vitest";
+import type { Reference } from "../server/bundle/files.ts";
+import { Monitor } from "../server/monitor/monitor.ts";
+import { auc, brier, ece, reliability } from "../server/monitor/stats.ts";
+import type { PredictionRecord } from "../server/service/observer.ts";
+
+let n = 0;
+function record(tenure: number, p: number, effect = -0.05, contract = "One year"): PredictionRecord {
+  n++;
+  return {
+    prediction_id: `p${n}`, at: Date.now(), operation: "predict", customer_id: `c${n}`, model_version: "m@1",
+    inputs: { tenure, contract_type: contract }, imputed_features: [], churn_probability: p,
+    effects: { email_nudge: { effect, lower: effect - 0.1, upper: effect + 0.1 } },
+    recommended_intervention: null, should_intervene: false, predicted_churn_reduction: null, cost: null, expected_value: null, latency_ms: 1,
+  };
+}
+
+const reference: Reference = {
+  rows: 1000,
+  numeric: { tenure: Array.from({ length: 1000 }, (_, i) => i % 60) },
+  categories: { contract_type: { "Month-to-month": 500, "One year": 300, "Two year": 200 } },
+  effects: { email_nudge: Array.from({ length: 1000 }, (_, i) => -0.05 + ((i % 21) - 10) / 1000) },
+};
+
+const contracts = ["Month-to-month", "Month-to-month", "Month-to-month", "Month-to-month", "Month-to-month", "One year", "One year", "One year", "Two year", "Two year"];
+
+describe("monitor", () => {
+  it("reports nulls, not zeros, with too little data", () => {
+    const m = new Monitor();
+    m.setBundle("m@1", reference);
+    const s = m.snapshot();
+    expect(s.latency.predict).toMatchObject({ count: 0, p50_ms: null, p99_ms: null });
+    expect(s.throughput_rps).toBeNull();
+    expect(s.calibration).toMatchObject({ status: "insufficient data", labelled: 0, auc: null, brier: null, ece: null });
+    expect(s.feature_drift.find((d) => d.feature === "tenure")).toMatchObject({ statistic: null, p_value: null, drifted: false });
+    expect(s.alerts).toEqual([]);
+  });
+
+  it("computes calibration over labelled predictions with the same functions as the stats tests", () => {
+    const m = new Monitor({ minLabelsPerClass: 10 });
+    const labels: number[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const p = (i % 100) / 100;
+      const r = record(10, p);
+      m.onPredictions([r]);
+      const y = (i * 7919) % 100 < p * 100 ? 1 : 0;
+      m.recordOutcome({ prediction_id: r.prediction_id, churned: y === 1 });
+      labels.push(y);
+      scores.push(p);
+    }
+    const c = m.snapshot().calibration;
+    expect(c.labelled).toBe(300);
+    expect(c.auc).toBe(auc(labels, scores));
+    expect(c.brier).toBe(brier(labels, scores));
+    expect(c.ece).toBe(ece(reliability(labels, scores)));
+    expect(() => m.recordOutcome({ prediction_id: "nope", churned: true })).toThrow(/no prediction nope/);
+    // By customer: the customer's latest prediction.
+    const r = record(10, 0.9);
+    m.onPredictions([r]);
+    expect(m.recordOutcome({ customer_id: r.customer_id, churned: true }).prediction_id).toBe(r.prediction_id);
+  });
+
+  it("fires drift once when inputs shift, and resolves when they return", () => {
+    const m = new Monitor({ driftWindow: 500 });
+    m.setBundle("m@1", reference);
+    const events: string[] = [];
+    m.alerts.subscribe((e) => events.push(`${e.state}:${e.kind}:${e.subject}`));
+    for (let i = 0; i < 500; i++) m.onPredictions([record(i % 60, 0.5, -0.05 + ((i % 21) - 10) / 1000, contracts[i % 10])]);
+    expect(m.snapshot().feature_drift.every((d) => !d.drifted)).toBe(true);
+    for (let i = 0; i < 500; i++) m.onPredictions([record(40 + (i % 60), 0.5, 0.1, "Two year")]);
+    const drifted = m.snapshot();
+    m.snapshot(); // evaluating again must not fire again
+    expect(drifted.feature_drift.filter((d) => d.drifted).map((d) => d.feature).sort()).toEqual(["contract_type", "tenure"]);
+    expect(drifted.effect_drift[0]).toMatchObject({ intervention: "email_nudge", drifted: true });
+    expect(drifted.effect_drift[0].mean_shift).toBeCloseTo(0.15, 3);
+    expect(events.sort()).toEqual(["firing:effect_drift:email_nudge", "firing:feature_drift:contract_type", "firing:feature_drift:tenure"]);
+    for (let i = 0; i < 500; i++) m.onPredictions([record(i % 60, 0.5, -0.05 + ((i % 21) - 10) / 1000, contracts[i % 10])]);
+    expect(m.snapshot().alerts).toEqual([]);
+    expect(events.filter((e) => e.startsWith("resolved")).length).toBe(3);
+    expect(m.alerts.since("3").map((e) => e.state)).toEqual(["resolved", "resolved", "resolved"]);
+  });
+
+  it("alerts on p99 latency above 200 ms, and on AUC below 0.75 with enough labels", () => {
+    const m = new Monitor({ minLabelsPerClass: 20 });
+    for (let i = 0; i < 100; i++) m.observeLatency("predict", i < 95 ? 1 : 500);
+    for (let i = 0; i < 100; i++) {
+      const r = record(1, Math.random());
+      m.onPredictions([r]);
+      m.recordOutcome({ prediction_id: r.prediction_id, churned: i % 2 === 0 });
+    }
+    const kinds = m.snapshot().alerts.map((a) => `${a.kind}:${a.subject}`).sort();
+    expect(kinds).toEqual(["auc:churn_model", "latency:predict"]);
+  });
+});
