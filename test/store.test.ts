@@ -1,0 +1,83 @@
+// The durable prediction log: what was flushed is there after reopening; a torn last line is
+// dropped; retention bounds the segments; outcomes and intervention history survive restarts.
+import { mkdtempSync, readdirSync, appendFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { FileLog } from "../server/store/log.ts";
+import type { PredictionRecord } from "../server/service/observer.ts";
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "log-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+export function fakeRecord(i: number, extra: Partial<PredictionRecord> = {}): PredictionRecord {
+  return {
+    prediction_id: `id-${i}`, at: 1_700_000_000_000 + i, operation: "predict", customer_id: `c${i % 10}`, model_version: "m",
+    inputs: { tenure: i }, imputed_features: [], churn_probability: (i % 100) / 100, effects: null,
+    recommended_intervention: null, should_intervene: false, predicted_churn_reduction: null, cost: null, expected_value: null, latency_ms: 1,
+    ...extra,
+  };
+}
+
+describe("prediction log", () => {
+  it("keeps every flushed record, outcome and trigger across a reopen", async () => {
+    const dir = tempDir();
+    const log = await FileLog.open(dir);
+    log.onPredictions(Array.from({ length: 100 }, (_, i) => fakeRecord(i)));
+    log.onPredictions([fakeRecord(100, { customer_id: "vip", should_intervene: true, recommended_intervention: "retention_call", at: 42 })]);
+    log.appendOutcome({ prediction_id: "id-5", churned: true, at: 1 });
+    expect(log.appendedSeq).toBe(102);
+    await log.flushed();
+    expect(log.durableSeq).toBe(102);
+    await log.close();
+
+    const again = await FileLog.open(dir);
+    expect(again.get("id-57")?.churn_probability).toBe(0.57);
+    expect(again.lastTriggered("vip", "retention_call")).toBe(42);
+    expect(again.lastTriggered("vip", "email_nudge")).toBeUndefined();
+    const { predictions, outcomes } = again.recent(10);
+    expect(predictions.map((p) => p.prediction_id)).toEqual(Array.from({ length: 10 }, (_, i) => `id-${91 + i}`));
+    expect(outcomes).toEqual([{ prediction_id: "id-5", customer_id: undefined, churned: true }]);
+    expect(again.durableSeq).toBe(102);
+    await again.close();
+  });
+
+  it("drops a torn last line left by a crash and keeps appending cleanly", async () => {
+    const dir = tempDir();
+    const log = await FileLog.open(dir);
+    log.onPredictions([fakeRecord(1), fakeRecord(2)]);
+    await log.close();
+    const [segment] = readdirSync(dir);
+    appendFileSync(join(dir, segment), '{"t":"p","prediction_id":"id-3","at":');
+    const reopened = await FileLog.open(dir);
+    expect(reopened.get("id-2")).toBeDefined();
+    expect(reopened.get("id-3")).toBeUndefined();
+    reopened.onPredictions([fakeRecord(4)]);
+    await reopened.close();
+    const third = await FileLog.open(dir);
+    expect(["id-1", "id-2", "id-4"].map((id) => third.get(id)?.prediction_id)).toEqual(["id-1", "id-2", "id-4"]);
+    await third.close();
+  });
+
+  it("rotates segments and deletes the oldest beyond retention", async () => {
+    const dir = tempDir();
+    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 3 });
+    for (let i = 0; i < 100; i++) {
+      log.onPredictions([fakeRecord(i)]);
+      await log.flushed();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    await log.close();
+    const segments = readdirSync(dir);
+    expect(segments.length).toBeLessThanOrEqual(3);
+    const reopened = await FileLog.open(dir);
+    expect(reopened.get("id-99")).toBeDefined();
+    expect(reopened.get("id-0")).toBeUndefined();
+    await reopened.close();
+  });
+});
