@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `churn` command line: one subcommand per file in client/commands/.
+import { demoDrift } from "./commands/demo.ts";
 import { effects } from "./commands/effects.ts";
 import { predict } from "./commands/predict.ts";
 import { reference } from "./commands/reference.ts";
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   score: [score, "evaluate a LightGBM model file on a numeric CSV"],
   effects: [effects, "evaluate a causal-forest export on a CSV of its feature columns"],
   reference: [reference, "write a bundle's reference.json (drift baselines) from a training CSV"],
+  "demo-drift": [demoDrift, "show drift and calibration alerts firing and resolving on sample traffic"],
 };
 
 const HELP = `usage: churn <command> [--help]\n\n${Object.entries(COMMANDS)

@@ -1,6 +1,7 @@
 // Builds a bundle's reference.json (the training-time distributions the drift tests compare the
 // live traffic with) from a training CSV: an evenly spaced sample of each numeric field, the
-// counts of each category, and each intervention's predicted effect over the sampled customers.
+// counts of each category, and each intervention's predicted effect over the sampled customers
+// above the churn threshold (the only ones whose effects the service computes by default).
 import { recordFields } from "../features/csv.ts";
 import type { FieldIssue } from "../service/schemas.ts";
 import type { Reference } from "./files.ts";
@@ -33,10 +34,14 @@ export function buildReference(bundle: Bundle, records: Record<string, string>[]
       if (typeof v === "string" && !resolved.imputed.includes(f)) categories[f][v]++;
     }
   });
-  const result = bundle.forest.effects(rows, sample.length, 0.05);
+  const probability = bundle.churn.predict(rows, sample.length);
+  const atRisk = [...probability.keys()].filter((r) => probability[r] > bundle.manifest.decision.churn_threshold);
+  const riskRows = new Float64Array(atRisk.length * pipeline.width);
+  atRisk.forEach((r, k) => riskRows.set(rows.subarray(r * pipeline.width, (r + 1) * pipeline.width), k * pipeline.width));
+  const result = bundle.forest.effects(riskRows, atRisk.length, 0.05);
   const effects: Record<string, number[]> = {};
   result.contrasts.forEach(({ t1 }, a) => {
-    effects[t1] = Array.from({ length: sample.length }, (_, r) => result.effect[r * result.contrasts.length + a]);
+    effects[t1] = Array.from({ length: atRisk.length }, (_, k) => result.effect[k * result.contrasts.length + a]);
   });
   return { rows: sample.length, numeric, categories, effects };
 }

@@ -124,7 +124,10 @@ export class Monitor implements PredictionObserver {
   }
 
   private remember(r: PredictionRecord): void {
-    this.inputs.push(r.inputs);
+    // Drift compares what callers send with what training saw: imputed values are neither.
+    const sent = { ...r.inputs };
+    for (const f of r.imputed_features) sent[f] = null;
+    this.inputs.push(sent);
     if (r.effects) {
       for (const [arm, e] of Object.entries(r.effects)) {
         let ring = this.effects.get(arm);
