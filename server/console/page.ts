@@ -39,7 +39,7 @@ export const CONSOLE_HTML = /* html */ `<!doctype html>
 </header>
 <main>
   <section>
-    <h2>predict latency (ms, sliding window)</h2>
+    <h2><span id="latop">predict</span> latency (ms, sliding window)</h2>
     <svg id="latency" viewBox="0 0 400 200" preserveAspectRatio="none"></svg>
     <div class="legend"><span style="color:var(--p50)">p50 <b id="p50">–</b></span><span style="color:var(--p95)">p95 <b id="p95">–</b></span><span style="color:var(--p99)">p99 <b id="p99">–</b></span><span>max <b id="max">–</b></span></div>
   </section>
@@ -103,7 +103,10 @@ function render(s) {
   $("uptime").textContent = Math.round(s.uptime_s) + " s";
   $("requests").textContent = s.requests_total;
   $("rps").textContent = fmt(s.throughput_rps);
-  const lat = (s.latency && s.latency.predict) || {};
+  // The busier of the two scoring operations.
+  const op = (s.latency.batchPredict?.count ?? 0) > (s.latency.predict?.count ?? 0) ? "batchPredict" : "predict";
+  $("latop").textContent = op;
+  const lat = s.latency[op] || {};
   for (const k of ["p50", "p95", "p99", "max"]) $(k).textContent = fmt(lat[k + "_ms"]);
   history.push({ p50: lat.p50_ms ?? null, p95: lat.p95_ms ?? null, p99: lat.p99_ms ?? null });
   drawLatency();
