@@ -1,0 +1,61 @@
+// The end-to-end checks under Deno: the same server code started by Deno, called over HTTP and
+// WebSocket with the typed client (Deno has a global WebSocket). Run by test/deno.test.ts.
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../server/config.ts";
+import { startServer } from "../../server/http/server.ts";
+import { createChurnClient } from "../../client/index.ts";
+
+declare const Deno: { test(name: string, fn: () => Promise<void>): void; version: { deno: string } };
+
+const SEED = { customer_id: "CUST-001", tenure: 12, monthly_charges: 70.5, contract_type: "Month-to-month", internet_service: "Fiber optic" };
+
+Deno.test("the service runs under Deno: REST, tRPC, WebSocket", async () => {
+  const server = await startServer(loadConfig(["--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "deno-e2e-"))], {}));
+  const client = createChurnClient(server.url);
+  try {
+    const health = await client.health.query();
+    assert.equal(health.ready, true);
+    assert.match(health.runtime, /^deno /);
+
+    const res = await fetch(`${server.url}/predict`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(SEED) });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.recommended_intervention, "discount_199");
+    assert.equal(body.risk_level, "MEDIUM");
+    assert.ok(Math.abs(body.churn_probability - 0.3919228195598988) < 1e-12);
+
+    const viaClient = await client.predict.mutate({ ...SEED, customer_id: "deno-client" });
+    assert.equal(viaClient.churn_probability, body.churn_probability);
+
+    const bad = await fetch(`${server.url}/predict`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ customer_id: "x", tenure: -1, bogus: 1 }) });
+    assert.equal(bad.status, 400);
+    const issues = (await bad.json()).error.issues.map((i: { path: string[] }) => i.path.join("."));
+    assert.deepEqual(issues.sort(), ["bogus", "tenure"]);
+
+    const batch = await client.batchPredict.mutate({ customers: [{ customer_id: "a", tenure: 3 }, { customer_id: "b", tenure: 60, contract_type: "Two year" }], budget: 20 });
+    assert.equal(batch.results.length, 2);
+    assert.ok(batch.summary.total_cost <= 20);
+
+    const doc = await (await fetch(`${server.url}/openapi.json`)).json();
+    assert.deepEqual(Object.keys(doc.paths).sort(), ["/batch-predict", "/health", "/predict"]);
+    assert.equal((await fetch(`${server.url}/nowhere`)).status, 404);
+
+    const snapshot = await new Promise<{ requests_total: number }>((resolve, reject) => {
+      const sub = client.monitoring.metrics.subscribe({ interval_ms: 100 }, {
+        onData: (s) => {
+          sub.unsubscribe();
+          resolve(s);
+        },
+        onError: reject,
+      });
+    });
+    assert.ok(snapshot.requests_total >= 3);
+    assert.match(await (await fetch(`${server.url}/metrics`)).text(), /churn_request_duration_seconds_bucket\{le="0.2"/);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
