@@ -2,6 +2,7 @@
 // `npm run bench -- gbdt forest` runs only the named sections.
 const sections: Record<string, () => Promise<{ default: () => Promise<void> }>> = {
   models: () => import("./models.ts"),
+  http: () => import("./http.ts"),
 };
 
 const wanted = process.argv.slice(2);

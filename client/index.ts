@@ -1,7 +1,8 @@
 // The typed client: `createChurnClient(url)` for TypeScript callers (Node 20, Deno, browsers).
 // Queries and mutations go over HTTP with batching; subscriptions over a WebSocket opened only
 // when first needed. Node 20 has no global WebSocket: pass `ws`'s as `{ WebSocket }`.
-import { createTRPCClient, createWSClient, httpBatchLink, splitLink, wsLink, type TRPCClient } from "@trpc/client";
+import { createTRPCClient, createWSClient, httpBatchLink, splitLink, wsLink, TRPCClientError, type TRPCClient, type TRPCLink } from "@trpc/client";
+import { observable } from "@trpc/server/observable";
 import type { AppRouter } from "../server/api/router.ts";
 
 export type { AppRouter } from "../server/api/router.ts";
@@ -23,25 +24,30 @@ export interface ChurnClientOptions {
 
 export type ChurnClient = TRPCClient<AppRouter> & { close(): void };
 
+/** Subscriptions without a WebSocket implementation fail with a message that says what to pass. */
+const noWebSocket: TRPCLink<AppRouter> = () => () =>
+  observable((observer) => {
+    observer.error(new TRPCClientError("subscriptions need a WebSocket: this runtime has none, pass createChurnClient(url, { WebSocket }) from the `ws` package"));
+  });
+
 export function createChurnClient(url: string, options: ChurnClientOptions = {}): ChurnClient {
   const base = url.replace(/\/+$/, "");
-  const ws = createWSClient({
-    url: `${base.replace(/^http/, "ws")}/trpc`,
-    WebSocket: (options.WebSocket ?? globalThis.WebSocket) as typeof WebSocket,
-    lazy: { enabled: true, closeMs: 10_000 },
-  });
+  const WebSocketImpl = (options.WebSocket ?? globalThis.WebSocket) as typeof WebSocket | undefined;
+  const ws = WebSocketImpl
+    ? createWSClient({ url: `${base.replace(/^http/, "ws")}/trpc`, WebSocket: WebSocketImpl, lazy: { enabled: true, closeMs: 10_000 } })
+    : null;
   const client = createTRPCClient<AppRouter>({
     links: [
       splitLink({
         condition: (op) => op.type === "subscription",
-        true: wsLink({ client: ws }),
+        true: ws ? wsLink({ client: ws }) : noWebSocket,
         false: httpBatchLink({ url: `${base}/trpc`, headers: () => options.headers ?? {} }),
       }),
     ],
   });
   // The tRPC client is a proxy that reads every property as a procedure path, so `close` is
   // answered by a proxy in front of it.
-  const close = () => ws.close();
+  const close = () => ws?.close();
   return new Proxy(client, {
     get: (target, prop, receiver) => (prop === "close" ? close : Reflect.get(target, prop, receiver)),
   }) as ChurnClient;

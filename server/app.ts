@@ -45,7 +45,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     modelsDir: config.modelsDir,
     store,
     history: log,
-    observers: [log, monitor, metrics, outbox],
+    observers: config.monitoring ? [log, monitor, metrics, outbox] : [],
     maxBatchCustomers: config.maxBatchCustomers,
     overrides: config.threshold === undefined ? {} : { threshold: config.threshold },
     onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference),
@@ -60,6 +60,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     log,
     outbox,
     observeLatency(operation, ms) {
+      if (!config.monitoring) return;
       monitor.observeLatency(operation, ms);
       metrics.observeLatency(operation, ms);
     },

@@ -13,6 +13,8 @@ export interface Config {
   customersFile?: string;
   dataDir: string;
   webhookUrl?: string;
+  /** Log, monitor and workflow observers on (default); off only to measure their overhead. */
+  monitoring: boolean;
 }
 
 /** Flag name, environment variable, and how to read it. */
@@ -26,15 +28,20 @@ const OPTIONS = {
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
   "data-dir": { env: "DATA_DIR", kind: "string", default: ".data" },
   "webhook-url": { env: "WEBHOOK_URL", kind: "url" },
+  monitoring: { env: "MONITORING", kind: "switch", default: "on" },
 } as const;
 
-type Spec = { env: string; kind: "int" | "number" | "string" | "url"; min?: number; max?: number; default?: number | string };
+type Spec = { env: string; kind: "int" | "number" | "string" | "url" | "switch"; min?: number; max?: number; default?: number | string };
 
 export class ConfigError extends Error {}
 
 function read(name: string, spec: Spec, raw: string | undefined, from: string): number | string | undefined {
   if (raw === undefined || raw === "") return spec.default;
   if (spec.kind === "string") return raw;
+  if (spec.kind === "switch") {
+    if (raw !== "on" && raw !== "off") throw new ConfigError(`${from}: expected on or off, got ${JSON.stringify(raw)}`);
+    return raw;
+  }
   if (spec.kind === "url") {
     try {
       const u = new URL(raw);
@@ -80,6 +87,7 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     customersFile: value("customers") as string | undefined,
     dataDir: value("data-dir") as string,
     webhookUrl: value("webhook-url") as string | undefined,
+    monitoring: value("monitoring") === "on",
   };
 }
 

@@ -170,3 +170,13 @@ describe("shutdown", () => {
     await expect(fetch(`${s.url}/health`)).rejects.toThrow();
   });
 });
+
+describe("client without a WebSocket", () => {
+  it("queries over HTTP and fails subscriptions with a clear message (Node 20 has no global WebSocket)", async () => {
+    const plain = createChurnClient(server.url);
+    expect((await plain.health.query()).ready).toBe(true);
+    const err = await new Promise((resolve) => plain.monitoring.metrics.subscribe({}, { onError: resolve }));
+    expect(String(err)).toMatch(/subscriptions need a WebSocket/);
+    plain.close();
+  });
+});

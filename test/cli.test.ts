@@ -1,0 +1,99 @@
+// The `churn` command line, run as a user would (the built dist/client/cli.js).
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { fixturePath, readMatrix, readPredictions } from "./helpers/fixtures.ts";
+import { testServer } from "./helpers/server.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cli-"));
+function churn(...args: string[]) {
+  const r = spawnSync(process.execPath, ["dist/client/cli.js", ...args], { encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("churn score", () => {
+  for (const [kind, file, tol] of [["raw", "pred_raw.txt", 1e-12], ["prob", "pred_normal.txt", 1e-12], ["leaf", "pred_leaf.txt", 0], ["contrib", "pred_contrib.txt", 1e-9]] as const) {
+    it(`--kind ${kind} reproduces LightGBM's ${file} on native_categorical`, () => {
+      const out = join(dir, `${kind}.txt`);
+      const r = churn("score", "--model", fixturePath("lightgbm", "native_categorical", "model.txt"), "--input", fixturePath("lightgbm", "native_categorical", "test_features.csv"), "--kind", kind, "--output", out);
+      expect(r.code, r.stderr).toBe(0);
+      const got = readFileSync(out, "utf8").trim().split("\n").map((l) => l.split("\t").map(Number));
+      const want = readPredictions("lightgbm", "native_categorical", file);
+      expect(got.length).toBe(want.length);
+      got.forEach((row, i) => row.forEach((v, k) => expect(Math.abs(v - want[i][k])).toBeLessThanOrEqual(tol)));
+    });
+  }
+
+  it("matches columns by name in any order, spaces standing for LightGBM's _", () => {
+    const m = readMatrix("lightgbm", "churn_model", "test_features.csv");
+    const order = [...m.header.keys()].reverse();
+    const csv = [order.map((c) => m.header[c]).join(",")];
+    for (let r = 0; r < 5; r++) csv.push(order.map((c) => String(m.data[r * m.nCols + c])).join(","));
+    writeFileSync(join(dir, "reversed.csv"), csv.join("\n") + "\n");
+    const r = churn("score", "--model", fixturePath("lightgbm", "churn_model", "model.txt"), "--input", join(dir, "reversed.csv"));
+    expect(r.code, r.stderr).toBe(0);
+    const want = readPredictions("lightgbm", "churn_model", "pred_normal.txt").slice(0, 5);
+    r.stdout.trim().split("\n").forEach((l, i) => expect(Math.abs(Number(l) - want[i][0])).toBeLessThanOrEqual(1e-12));
+  });
+
+  it("says which column is missing, and refuses bad usage with exit code 2", () => {
+    writeFileSync(join(dir, "short.csv"), "tenure\n1\n");
+    const r = churn("score", "--model", fixturePath("lightgbm", "churn_model", "model.txt"), "--input", join(dir, "short.csv"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/lacks column\(s\) monthly_charges/);
+    expect(churn("score", "--kind", "odd").code).toBe(2);
+    expect(churn("nonsense").code).toBe(2);
+    expect(churn("score", "--model", "no/such/file.txt", "--input", "x.csv").stderr).toMatch(/no\/such\/file\.txt/);
+  });
+});
+
+describe("churn effects", () => {
+  it("reproduces EconML's reference effects at alpha 0.05", () => {
+    const out = join(dir, "effects.csv");
+    const r = churn("effects", "--model", fixturePath("causal_forest", "causal_forest.safetensors"), "--input", fixturePath("causal_forest", "test_X_scaled.csv"), "--output", out);
+    expect(r.code, r.stderr).toBe(0);
+    const got = readFileSync(out, "utf8").trim().split("\n");
+    const header = got[0].split(",");
+    const ref = readMatrix("causal_forest", "reference_effects.csv");
+    expect(header).toEqual(ref.header.slice(1, 17));
+    got.slice(1).forEach((line, row) => {
+      line.split(",").map(Number).forEach((v, c) => {
+        const want = ref.data[row * ref.nCols + ref.header.indexOf(header[c])];
+        expect(Math.abs(v - want)).toBeLessThanOrEqual(1e-12 + 1e-9 * Math.abs(want));
+      });
+    });
+  });
+});
+
+describe("churn predict", () => {
+  it("scores a customer CSV in-process, in chunks, with a budget over the whole file", () => {
+    const out = join(dir, "results.csv");
+    const r = churn("predict", "--input", "models/sample_customers.csv", "--local", "--chunk", "300", "--budget", "500", "--output", out);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    expect(lines).toHaveLength(2001);
+    expect(lines[0]).toMatch(/^customer_id,prediction_id,churn_probability/);
+    const cost = lines.slice(1).reduce((s, l) => s + Number(l.split(",")[9] || 0), 0);
+    expect(cost).toBeLessThanOrEqual(500 + 1e-9);
+    expect(r.stderr).toMatch(/2000 customers scored: intervene \d+, total cost \d+\.\d\d/);
+  });
+
+  it("scores against a running server (Node 20: no global WebSocket needed)", async () => {
+    const server = await testServer();
+    const out = join(dir, "remote.csv");
+    const child = spawn(process.execPath, ["dist/client/cli.js", "predict", "--input", "models/sample_customers.csv", "--server", server.url, "--output", out], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise((r) => child.on("exit", r));
+    await server.close();
+    expect(code, stderr).toBe(0);
+    expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(2001);
+    expect(stderr).toMatch(/2000 customers scored/);
+  });
+
+  it("needs either --server or --local", () => {
+    expect(churn("predict", "--input", "models/sample_customers.csv").code).toBe(2);
+  });
+});
