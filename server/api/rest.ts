@@ -30,13 +30,23 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? 0);
   const tooLarge = () => new RequestError(`request body over the limit of ${limit} bytes`, [], 413);
   if (declared > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk as Buffer);
-  }
+  // Events rather than `for await`: the async iterator costs more than the rest of a small request.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(tooLarge());
+      } else {
+        parts.push(chunk);
+      }
+    });
+    req.once("end", () => resolve(parts));
+    req.once("error", reject);
+  });
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch (err) {
@@ -103,7 +113,9 @@ const routes: Record<string, Record<string, Handler>> = {
 };
 
 export async function handleRest(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
   const methods = routes[path];
   try {
     if (!methods) return send(res, 404, { error: { code: "NOT_FOUND", message: `no route ${path}`, issues: [] } });
