@@ -3,10 +3,12 @@
 // (server/wasm/forest.ts).
 //
 // Header (i32 slots, byte offsets): 0 nTrees  4 p (parameters, intercept last)  8 nFeatures
-//   12 roots* (child code per tree)  16 nodes*  20 leafAlpha* [leaves, p]  24 leafJac* [leaves, p, p]
+//   12 roots* (child code per tree)  16 nodes*  20 leafStats* [leaves, p + p(p+1)/2]: each leaf's
+//   alpha, then the upper triangle of its (symmetric) Jacobian row by row, packed together so that
+//   a leaf costs as few cache lines as possible   24 (unused)
 //   28 subforestOffsets* [S+1] (in trees)  32 nSubforests  36 B (size of the first subforest)
 // Node (24 bytes): threshold f64 | feature i32 | left i32 | right i32 | pad. Child codes: >= 0 a
-// global node, < 0 the complement of the leaf's row in leafAlpha / leafJac.
+// global node, < 0 the complement of the leaf's row in leafStats.
 import { erfc } from "./normal";
 
 const NODE: usize = 24;
@@ -117,10 +119,17 @@ function luSolve(lu: usize, perm: usize, p: i32, b: usize, x: usize): void {
   }
 }
 
+/** Adds a tree's projected moment u to its contrast's sums of u and u² for the subforest. */
+@inline function accumulate(ac: usize, u: f64): void {
+  store<f64>(ac, load<f64>(ac, 24) + u, 24);
+  store<f64>(ac, load<f64>(ac, 32) + u * u, 32);
+}
+
 /** Bytes of scratch `forest_effects` needs. */
 export function forest_scratch_bytes(model: usize, nContrasts: i32): i32 {
   const p = h(model, 4);
-  return (h(model, 0) << 2) + ((4 * p * p + 4 * p + nContrasts * (p + 6)) << 3) + (p << 2) + 16;
+  const width = p + (p * (p + 1)) / 2;
+  return (h(model, 0) << 2) + ((width + 2 * p * p + p + nContrasts * (width + p + 6)) << 3) + ((p + p * p) << 2) + 64;
 }
 
 /**
@@ -135,49 +144,58 @@ export function forest_effects(
   const nTrees = h(model, 0);
   const p = h(model, 4);
   const nFeat = h(model, 8);
-  const alpha = hp(model, 20);
-  const jac = hp(model, 24);
+  const stats = hp(model, 20);
   const subOff = hp(model, 28);
   const nSub = h(model, 32);
   const bFirst = <f64>h(model, 36);
   const pp = p * p;
+  const width = p + (p * (p + 1)) / 2;
 
   const leaves = scratch;
   let cur = (scratch + (<usize>nTrees << 2) + 15) & ~(<usize>15);
-  const aBar = cur; cur += <usize>p << 3;
+  const aBar = cur; cur += <usize>width << 3;
   const jBar = cur; cur += <usize>pp << 3;
   const lu = cur; cur += <usize>pp << 3;
   const theta = cur; cur += <usize>p << 3;
-  const m = cur; cur += <usize>p << 3;
+  // Per contrast, the coefficients that turn a leaf's packed stats into u = w·(a - J θ) in one
+  // dot product: w on the alpha part, -(θ_i w_j + θ_j w_i) on Jacobian entry (i, j), -θ_i w_i on
+  // the diagonal.
+  const kv = cur; cur += <usize>(nContrasts * width) << 3;
   const w = cur; cur += <usize>(nContrasts * p) << 3;
   // Per contrast: sum over subforests of mean u, of (mean u)^2, of mean u^2; and the current
   // subforest's sums of u and u^2.
   const acc = cur; cur += <usize>(nContrasts * 6) << 3;
-  const perm = cur;
+  const perm = cur; cur += <usize>p << 2;
+  // Position of Jacobian entry (i, j) in a leaf's stats (upper triangle, i <= j).
+  const sym = cur;
+  for (let i = 0, k = p; i < p; i++) {
+    for (let j = i; j < p; j++, k++) {
+      store<i32>(sym + (<usize>(i * p + j) << 2), k);
+      store<i32>(sym + (<usize>(j * p + i) << 2), k);
+    }
+  }
 
   for (let r = 0; r < nRows; r++) {
     const row = rows + (<usize>(r * nFeat) << 3);
     findLeaves(model, row, leaves);
 
     // Averages of the leaf statistics over all trees (not of per-tree solutions).
-    memory.fill(aBar, 0, <usize>p << 3);
-    memory.fill(jBar, 0, <usize>pp << 3);
+    // aBar holds the sums of the packed stats (alpha, then the Jacobian's upper triangle).
+    memory.fill(aBar, 0, <usize>width << 3);
     for (let t = 0; t < nTrees; t++) {
-      const leaf = load<i32>(leaves + (<usize>t << 2));
-      const at = alpha + (<usize>(leaf * p) << 3);
-      for (let i = 0; i < p; i++) {
+      const st = stats + (<usize>(load<i32>(leaves + (<usize>t << 2)) * width) << 3);
+      let i = 0;
+      for (; i + 1 < width; i += 2) {
         const o = aBar + (<usize>i << 3);
-        store<f64>(o, load<f64>(o) + load<f64>(at + (<usize>i << 3)));
+        v128.store(o, f64x2.add(v128.load(o), v128.load(st + (<usize>i << 3))));
       }
-      const jt = jac + (<usize>(leaf * pp) << 3);
-      for (let i = 0; i < pp; i++) {
-        const o = jBar + (<usize>i << 3);
-        store<f64>(o, load<f64>(o) + load<f64>(jt + (<usize>i << 3)));
-      }
+      if (i < width) store<f64>(aBar + (<usize>i << 3), load<f64>(aBar + (<usize>i << 3)) + load<f64>(st + (<usize>i << 3)));
     }
     const inv = 1.0 / <f64>nTrees;
+    for (let i = 0; i < pp; i++) {
+      store<f64>(jBar + (<usize>i << 3), load<f64>(aBar + (<usize>load<i32>(sym + (<usize>i << 2)) << 3)) * inv);
+    }
     for (let i = 0; i < p; i++) store<f64>(aBar + (<usize>i << 3), load<f64>(aBar + (<usize>i << 3)) * inv);
-    for (let i = 0; i < pp; i++) store<f64>(jBar + (<usize>i << 3), load<f64>(jBar + (<usize>i << 3)) * inv);
 
     const o = out + (<usize>(r * nContrasts * 4) << 3);
     memory.copy(lu, jBar, <usize>pp << 3);
@@ -191,29 +209,57 @@ export function forest_effects(
       luSolve(lu, perm, p, q + (<usize>(c * p) << 3), w + (<usize>(c * p) << 3));
     }
 
+    for (let c = 0; c < nContrasts; c++) {
+      const wc = w + (<usize>(c * p) << 3);
+      const kc = kv + (<usize>(c * width) << 3);
+      for (let i = 0; i < p; i++) store<f64>(kc + (<usize>i << 3), load<f64>(wc + (<usize>i << 3)));
+      for (let i = 0; i < p; i++) {
+        const ti = load<f64>(theta + (<usize>i << 3));
+        const wi = load<f64>(wc + (<usize>i << 3));
+        for (let j = i; j < p; j++) {
+          const tj = load<f64>(theta + (<usize>j << 3));
+          const wj = load<f64>(wc + (<usize>j << 3));
+          const k = load<i32>(sym + (<usize>(i * p + j) << 2));
+          store<f64>(kc + (<usize>k << 3), i == j ? -ti * wi : -(ti * wj + tj * wi));
+        }
+      }
+    }
+
     // Per-tree moments m_t = a_t - J_t θ projected on each w_c, accumulated per subforest.
     memory.fill(acc, 0, <usize>(nContrasts * 6) << 3);
     for (let s = 0; s < nSub; s++) {
       const t0 = load<i32>(subOff + (<usize>s << 2));
       const t1 = load<i32>(subOff + (<usize>(s + 1) << 2));
       for (let t = t0; t < t1; t++) {
-        const leaf = load<i32>(leaves + (<usize>t << 2));
-        const at = alpha + (<usize>(leaf * p) << 3);
-        const jt = jac + (<usize>(leaf * pp) << 3);
-        for (let i = 0; i < p; i++) {
-          let v = load<f64>(at + (<usize>i << 3));
-          for (let j = 0; j < p; j++) {
-            v -= load<f64>(jt + (<usize>(i * p + j) << 3)) * load<f64>(theta + (<usize>j << 3));
+        const st = stats + (<usize>(load<i32>(leaves + (<usize>t << 2)) * width) << 3);
+        // Two contrasts per pass over the leaf's stats: each stats load serves both.
+        let c = 0;
+        for (; c + 1 < nContrasts; c += 2) {
+          const ka = kv + (<usize>(c * width) << 3);
+          const kb = ka + (<usize>width << 3);
+          let sa = f64x2.splat(0);
+          let sb = f64x2.splat(0);
+          let i = 0;
+          for (; i + 1 < width; i += 2) {
+            const x = v128.load(st + (<usize>i << 3));
+            sa = f64x2.add(sa, f64x2.mul(v128.load(ka + (<usize>i << 3)), x));
+            sb = f64x2.add(sb, f64x2.mul(v128.load(kb + (<usize>i << 3)), x));
           }
-          store<f64>(m + (<usize>i << 3), v);
+          let ua = f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1);
+          let ub = f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1);
+          if (i < width) {
+            const x = load<f64>(st + (<usize>i << 3));
+            ua += load<f64>(ka + (<usize>i << 3)) * x;
+            ub += load<f64>(kb + (<usize>i << 3)) * x;
+          }
+          accumulate(acc + (<usize>(c * 6) << 3), ua);
+          accumulate(acc + (<usize>((c + 1) * 6) << 3), ub);
         }
-        for (let c = 0; c < nContrasts; c++) {
-          const wc = w + (<usize>(c * p) << 3);
+        if (c < nContrasts) {
+          const kc = kv + (<usize>(c * width) << 3);
           let u = 0.0;
-          for (let i = 0; i < p; i++) u += load<f64>(wc + (<usize>i << 3)) * load<f64>(m + (<usize>i << 3));
-          const ac = acc + (<usize>(c * 6) << 3);
-          store<f64>(ac, load<f64>(ac, 24) + u, 24);
-          store<f64>(ac, load<f64>(ac, 32) + u * u, 32);
+          for (let i = 0; i < width; i++) u += load<f64>(kc + (<usize>i << 3)) * load<f64>(st + (<usize>i << 3));
+          accumulate(acc + (<usize>(c * 6) << 3), u);
         }
       }
       const size = <f64>(t1 - t0);

@@ -33,6 +33,20 @@ function flattenNodes(forest: CausalForest): { roots: Int32Array; nodes: ArrayBu
   return { roots, nodes };
 }
 
+/** Per leaf: alpha, then the upper triangle of its Jacobian row by row (see assembly/forest.ts). */
+function packLeafStats(forest: CausalForest): Float64Array {
+  const p = forest.nOutputs;
+  const width = p + (p * (p + 1)) / 2;
+  const n = forest.leafAlpha.length / p;
+  const out = new Float64Array(n * width);
+  for (let l = 0; l < n; l++) {
+    let k = l * width;
+    for (let i = 0; i < p; i++) out[k++] = forest.leafAlpha[l * p + i];
+    for (let i = 0; i < p; i++) for (let j = i; j < p; j++) out[k++] = forest.leafJac[l * p * p + i * p + j];
+  }
+  return out;
+}
+
 export class WasmForest implements ForestEvaluator {
   readonly numFeatures: number;
   readonly arms: string[];
@@ -65,7 +79,7 @@ export class WasmForest implements ForestEvaluator {
 
   static create(core: WasmCore, forest: CausalForest): WasmForest {
     const { roots, nodes } = flattenNodes(forest);
-    const blocks = [roots, new Uint8Array(nodes), forest.leafAlpha, forest.leafJac, forest.subforestOffsets].map((a) => core.copyIn(a));
+    const blocks = [roots, new Uint8Array(nodes), packLeafStats(forest), new Uint8Array(8), forest.subforestOffsets].map((a) => core.copyIn(a));
     const header = core.alloc(HEADER_BYTES);
     blocks.push(header);
     const h = new DataView(core.buffer, header, HEADER_BYTES);

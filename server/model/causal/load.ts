@@ -68,6 +68,16 @@ export function readCausalForest(bytes: Uint8Array, source: string): CausalFores
   const leafJac = tensor("leaf_jac", "F64", [nLeaves, p, p]) as Float64Array;
   const subforestOffsets = tensor("subforest_offsets", "I32", [nSub + 1]) as Int32Array;
 
+  // The intervals solve with J̄ᵀ = J̄ and the core stores one triangle: the Jacobians must be symmetric.
+  for (let l = 0; l < nLeaves; l++) {
+    for (let i = 0; i < p; i++) {
+      for (let j = i + 1; j < p; j++) {
+        if (leafJac[l * p * p + i * p + j] !== leafJac[l * p * p + j * p + i]) {
+          fail("tensor leaf_jac", `leaf ${l} is not symmetric at [${i}][${j}]; expected the symmetric Jacobian EconML's CausalForestDML stores`);
+        }
+      }
+    }
+  }
   if (treeNodeOffsets[0] !== 0 || treeNodeOffsets[nTrees] !== nNodes) {
     fail("tensor tree_node_offsets", `expected to start at 0 and end at n_nodes (${nNodes}), got ${treeNodeOffsets[0]} .. ${treeNodeOffsets[nTrees]}`);
   }
