@@ -5,7 +5,8 @@
 //   28 leafBase*   32 transform   36 averageOutput   40 sigmoid (f64)   48 linear*   52 linFeat*
 //   56 linCoef*   60 nodeCount*   64 leafCount*   68 maxDepth   72 expected*   76 plain (no
 //   categorical or Zero-missing split anywhere)
-// Child codes are global: >= 0 an internal node, < 0 the complement of a global leaf index.
+// Child codes are global: >= 0 an internal node's byte offset in the node table (index * 24, so
+// that no multiply sits on the chain of dependent loads), < 0 the complement of a global leaf index.
 // Node (24 bytes): threshold f64 | feature i32 | left i32 | right i32 | kind i32.
 // kind bits: NAN_LEFT (where NaN goes, missing type folded in at load), ZERO_MISSING (missing type
 // Zero: a zero goes the default way), DEFAULT_LEFT, CATEGORICAL (threshold holds the first word of
@@ -99,14 +100,14 @@ export function stepFrom(model: usize, node: usize, row: usize): i32 {
 
 /** One lockstep move: a row already at a leaf (negative code) stays there. */
 @inline function advance(nodes: usize, code: i32, row: usize, catWords: usize, plain: bool, noNaN: bool): i32 {
-  const next = stepFlat(nodes + <usize>max(code, 0) * 24, row, catWords, plain, noNaN);
+  const next = stepFlat(nodes + <usize>max(code, 0), row, catWords, plain, noNaN);
   return select(next, code, code >= 0);
 }
 
 /** The leaf code reached by a row from `root`. */
 @inline function descend(nodes: usize, root: i32, row: usize, catWords: usize): i32 {
   let code = root;
-  while (code >= 0) code = step(nodes + <usize>code * 24, row, catWords);
+  while (code >= 0) code = step(nodes + <usize>code, row, catWords);
   return code;
 }
 

@@ -65,8 +65,9 @@ function unwoundPathSum(path: usize, depth: i32, index: i32): f64 {
 }
 
 @inline function cover(model: usize, code: i32): f64 {
+  // Node codes are byte offsets into the 24-byte node table.
   return code >= 0
-    ? load<f64>(<usize>load<u32>(model + 60) + (<usize>code << 3))
+    ? load<f64>(<usize>load<u32>(model + 60) + (<usize>(code / 24) << 3))
     : load<f64>(<usize>load<u32>(model + 64) + (<usize>~code << 3));
 }
 
@@ -88,7 +89,7 @@ function treeShap(
     }
     return;
   }
-  const node = <usize>load<u32>(model + 16) + <usize>code * 24;
+  const node = <usize>load<u32>(model + 16) + <usize>code;
   const feature = load<i32>(node, 8);
   const hot = stepFrom(model, node, row);
   const cold = hot == load<i32>(node, 12) ? load<i32>(node, 16) : load<i32>(node, 12);

@@ -79,8 +79,9 @@ function flatten(model: LgbModel): Flat {
   let plain = true;
   trees.forEach((tree, t) => {
     const internal = tree.numLeaves - 1;
-    const code = (c: number) => (c >= 0 ? nodeBase + c : ~(leaves + ~c));
-    roots[t] = internal === 0 ? ~leaves : nodeBase;
+    // Internal nodes by byte offset (the core adds it to the table's address), leaves by ~index.
+    const code = (c: number) => (c >= 0 ? (nodeBase + c) * NODE_BYTES : ~(leaves + ~c));
+    roots[t] = internal === 0 ? ~leaves : nodeBase * NODE_BYTES;
     leafBase[t] = leaves;
     for (let i = 0; i < internal; i++) {
       const dt = tree.decisionType[i];
