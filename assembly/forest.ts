@@ -8,10 +8,8 @@
 //   a leaf costs as few cache lines as possible   24 (unused)
 //   28 subforestOffsets* [S+1] (in trees)  32 nSubforests  36 B (size of the first subforest)
 // Node (24 bytes): threshold f64 | feature i32 | left i32 | right i32 | pad. Child codes: >= 0 a
-// global node, < 0 the complement of the leaf's row in leafStats.
+// node's byte offset in the node table (index * 24), < 0 the complement of the leaf's row in leafStats.
 import { erfc } from "./normal";
-
-const NODE: usize = 24;
 
 @inline function h(model: usize, off: usize): i32 {
   return load<i32>(model + off);
@@ -54,10 +52,12 @@ function findLeaves(model: usize, row: usize, leaves: usize): void {
 
 /** Go left iff x[feature] <= threshold (EconML rejects NaN inputs, so there is no missing rule). */
 @inline function advance(nodes: usize, code: i32, row: usize): i32 {
-  const node = nodes + <usize>max(code, 0) * NODE;
+  const node = nodes + <usize>max(code, 0);
+  // Both children loaded before the comparison: no load waits on which way the row goes.
+  const left = load<i32>(node, 12);
+  const right = load<i32>(node, 16);
   const x = load<f64>(row + (<usize>load<i32>(node, 8) << 3));
-  const next = load<i32>(node + 16 - (<usize>(x <= load<f64>(node)) << 2));
-  return select(next, code, code >= 0);
+  return select(select(left, right, x <= load<f64>(node)), code, code >= 0);
 }
 
 /**

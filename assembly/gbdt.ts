@@ -88,9 +88,12 @@ export function filterRows(rows: usize, count: i32): void {
   return goesLeft(node, row, catWords) ? load<i32>(node, 12) : load<i32>(node, 16);
 }
 
-/** `step` with address arithmetic instead of a branch: which way a row goes is unpredictable. */
+/** `step` with a select instead of a branch: which way a row goes is unpredictable. */
 @inline function stepFlat(node: usize, row: usize, catWords: usize, plain: bool, noNaN: bool): i32 {
-  return load<i32>(node + 16 - (<usize>goesLeft(node, row, catWords, plain, noNaN) << 2));
+  // Both children are loaded before the decision is known, off the chain of dependent loads.
+  const left = load<i32>(node, 12);
+  const right = load<i32>(node, 16);
+  return select(left, right, goesLeft(node, row, catWords, plain, noNaN));
 }
 
 /** `step` for callers holding only the model (TreeSHAP picks its hot child with it). */

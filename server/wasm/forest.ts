@@ -16,7 +16,7 @@ function flattenNodes(forest: CausalForest): { roots: Int32Array; nodes: ArrayBu
   // Leaves are never visited: a parent's child code points straight at the leaf's row (~row).
   const code = (tree: number, local: number) => {
     const g = off[tree] + local;
-    return childrenLeft[g] === -1 ? ~leafIndex[g] : g;
+    return childrenLeft[g] === -1 ? ~leafIndex[g] : g * NODE_BYTES; // nodes by byte offset
   };
   const roots = new Int32Array(forest.nTrees);
   for (let t = 0; t < forest.nTrees; t++) {
