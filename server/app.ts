@@ -27,7 +27,7 @@ export interface App {
 
 export async function createApp(config: Config, monitorOptions: MonitorOptions = {}): Promise<App> {
   const store = config.customersFile ? await MemoryCustomerStore.fromCsv(config.customersFile) : undefined;
-  const log = await FileLog.open(join(config.dataDir, "log"));
+  const log = await FileLog.open(join(config.dataDir, "log"), { maxSegments: config.logSegments, maxSegmentBytes: config.logSegmentBytes });
   const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl });
   const monitor = new Monitor(monitorOptions, (id) => log.get(id));
   const metrics = new PrometheusMetrics(monitor, (registry) => {

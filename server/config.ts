@@ -13,6 +13,9 @@ export interface Config {
   customersFile?: string;
   dataDir: string;
   webhookUrl?: string;
+  /** Prediction-log retention: segments kept, and the size at which a segment is closed. */
+  logSegments: number;
+  logSegmentBytes: number;
   /** Log, monitor and workflow observers on (default); off only to measure their overhead. */
   monitoring: boolean;
 }
@@ -28,6 +31,8 @@ const OPTIONS = {
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
   "data-dir": { env: "DATA_DIR", kind: "string", default: ".data" },
   "webhook-url": { env: "WEBHOOK_URL", kind: "url" },
+  "log-segments": { env: "LOG_SEGMENTS", kind: "int", min: 1, max: 100_000, default: 16 },
+  "log-segment-bytes": { env: "LOG_SEGMENT_BYTES", kind: "int", min: 4096, max: 2 ** 40, default: 64 * 1024 * 1024 },
   monitoring: { env: "MONITORING", kind: "switch", default: "on" },
 } as const;
 
@@ -87,6 +92,8 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     customersFile: value("customers") as string | undefined,
     dataDir: value("data-dir") as string,
     webhookUrl: value("webhook-url") as string | undefined,
+    logSegments: value("log-segments") as number,
+    logSegmentBytes: value("log-segment-bytes") as number,
     monitoring: value("monitoring") === "on",
   };
 }

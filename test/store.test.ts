@@ -81,3 +81,13 @@ describe("prediction log", () => {
     await reopened.close();
   });
 });
+
+describe("log retention configuration", () => {
+  it("comes from flags or environment, validated", async () => {
+    const { loadConfig } = await import("../server/config.ts");
+    expect(loadConfig(["--log-segments", "4"], { LOG_SEGMENT_BYTES: "1048576" })).toMatchObject({ logSegments: 4, logSegmentBytes: 1048576 });
+    expect(() => loadConfig([], { LOG_SEGMENTS: "0" })).toThrow(/LOG_SEGMENTS: expected an integer in 1\.\.100000, got "0"/);
+    expect(() => loadConfig(["--port", "http"])).toThrow(/--port: expected an integer/);
+    expect(() => loadConfig(["--monitoring", "maybe"])).toThrow(/--monitoring: expected on or off/);
+  });
+});
