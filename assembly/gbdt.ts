@@ -173,36 +173,55 @@ function hasNaN(values: usize, count: i32): bool {
       const root = load<i32>(roots + (<usize>t << 2));
       const acc = out + (<usize>(t % nClass) << 3);
       const stride = <usize>nClass << 3;
-      // Four rows in lockstep: four independent chains of dependent loads in flight, and no
-      // data-dependent branch until all four have reached a leaf.
-      for (let r = 0; r + 3 < nb; r += 4) {
-        const rowA = base + <usize>r * rowBytes;
-        const rowB = rowA + rowBytes;
-        const rowC = rowB + rowBytes;
-        const rowD = rowC + rowBytes;
+      // Eight rows in lockstep.
+      for (let r = 0; r + 7 < nb; r += 8) {
+        const row0 = base + <usize>r * rowBytes;
+        const row1 = row0 + rowBytes;
+        const row2 = row1 + rowBytes;
+        const row3 = row2 + rowBytes;
+        const row4 = row3 + rowBytes;
+        const row5 = row4 + rowBytes;
+        const row6 = row5 + rowBytes;
+        const row7 = row6 + rowBytes;
         let a = root;
         let b = root;
         let c = root;
         let d = root;
-        while ((a & b & c & d) >= 0) {
-          a = advance(nodes, a, rowA, catWords, plain, noNaN);
-          b = advance(nodes, b, rowB, catWords, plain, noNaN);
-          c = advance(nodes, c, rowC, catWords, plain, noNaN);
-          d = advance(nodes, d, rowD, catWords, plain, noNaN);
+        let e = root;
+        let f = root;
+        let g = root;
+        let h = root;
+        while ((a & b & c & d & e & f & g & h) >= 0) {
+          a = advance(nodes, a, row0, catWords, plain, noNaN);
+          b = advance(nodes, b, row1, catWords, plain, noNaN);
+          c = advance(nodes, c, row2, catWords, plain, noNaN);
+          d = advance(nodes, d, row3, catWords, plain, noNaN);
+          e = advance(nodes, e, row4, catWords, plain, noNaN);
+          f = advance(nodes, f, row5, catWords, plain, noNaN);
+          g = advance(nodes, g, row6, catWords, plain, noNaN);
+          h = advance(nodes, h, row7, catWords, plain, noNaN);
         }
-        const pa = acc + <usize>r * stride;
-        store<f64>(pa, load<f64>(pa) + leafOutput(model, ~a, rowA, linear));
-        const pb = pa + stride;
-        store<f64>(pb, load<f64>(pb) + leafOutput(model, ~b, rowB, linear));
-        const pc = pb + stride;
-        store<f64>(pc, load<f64>(pc) + leafOutput(model, ~c, rowC, linear));
-        const pd = pc + stride;
-        store<f64>(pd, load<f64>(pd) + leafOutput(model, ~d, rowD, linear));
+        let p = acc + <usize>r * stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~a, row0, linear));
+        p += stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~b, row1, linear));
+        p += stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~c, row2, linear));
+        p += stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~d, row3, linear));
+        p += stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~e, row4, linear));
+        p += stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~f, row5, linear));
+        p += stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~g, row6, linear));
+        p += stride;
+        store<f64>(p, load<f64>(p) + leafOutput(model, ~h, row7, linear));
       }
     }
   }
   // Rows left over (a single-row call is all leftover): four trees in lockstep instead.
-  for (let r = nb & ~3; r < nb; r++) {
+  for (let r = nb & ~7; r < nb; r++) {
     rowAcrossTrees(model, base + <usize>r * rowBytes, out + <usize>(r * nClass) * 8, plain, noNaN);
   }
 }
