@@ -15,8 +15,9 @@ export interface PredictionLog extends PredictionObserver, InterventionHistory {
   readonly appendedSeq: number;
   appendOutcome(outcome: Outcome & { prediction_id: string; at: number }): void;
   flushed(): Promise<void>;
+  /** A prediction logged before this process opened the log. */
   get(predictionId: string): PredictionRecord | undefined;
-  /** The newest `n` predictions and outcomes, oldest first (to rebuild monitoring windows). */
+  /** The newest `n` predictions and outcomes found at open, oldest first (to rebuild monitoring windows). */
   recent(n: number): { predictions: PredictionRecord[]; outcomes: Outcome[] };
   close(): Promise<void>;
 }
@@ -93,13 +94,20 @@ export class FileLog implements PredictionLog {
     const { t: _, ...record } = line;
     this.byId.set(record.prediction_id, record);
     if (this.byId.size > this.o.indexSize) this.byId.delete(this.byId.keys().next().value!);
+    this.noteTrigger(record);
+  }
+
+  private noteTrigger(record: PredictionRecord): void {
     if (record.should_intervene && record.recommended_intervention) {
       this.triggered.set(`${record.customer_id}\u0000${record.recommended_intervention}`, record.at);
     }
   }
 
   private write(line: Line): void {
-    this.index(line);
+    // While serving, only cooldown triggers are indexed: keeping every record in memory made
+    // garbage collection the largest part of /predict's p99. Recent predictions are joinable
+    // through the monitor; `get` and `recent` cover what was logged before this process opened it.
+    if (line.t === "p") this.noteTrigger(line);
     this.writer.append(line);
     if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating) void this.rotate();
   }
