@@ -80,14 +80,6 @@ export class Recommender implements ChurnService {
     return new Recommender(holder, options);
   }
 
-  get bundle(): Bundle | null {
-    return this.holder.bundle;
-  }
-
-  addObserver(observer: PredictionObserver): void {
-    this.observers.push(observer);
-  }
-
   async reload(): Promise<{ version: string }> {
     const bundle = await this.holder.reload();
     this.options.onBundle?.(bundle);

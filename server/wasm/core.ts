@@ -48,14 +48,6 @@ export class WasmCore {
     return new Int32Array(this.buffer, ptr, length);
   }
 
-  u32(ptr: number, length: number): Uint32Array {
-    return new Uint32Array(this.buffer, ptr, length);
-  }
-
-  u8(ptr: number, length: number): Uint8Array {
-    return new Uint8Array(this.buffer, ptr, length);
-  }
-
   /** Copies a host array into fresh WASM memory and returns its pointer (caller frees). */
   copyIn(src: Float64Array | Int32Array | Uint32Array | Uint8Array): number {
     const ptr = this.alloc(src.byteLength);
