@@ -43,6 +43,12 @@ describe("malformed LightGBM files", () => {
     const t = model.trees.findIndex((tr) => tr.numCat > 0);
     const bad = replaceLine(good, "cat_boundaries=", "cat_boundaries=0 5 2", `Tree=${t}\n`);
     expect(() => parse(bad)).toThrow(/cat_boundaries/);
+    // A categorical node whose threshold points past the tree's categorical splits.
+    const tree = model.trees[t];
+    const node = Array.from(tree.decisionType).findIndex((d) => d & 1);
+    const thresholds = Array.from(tree.threshold, (v, i) => (i === node ? String(tree.numCat) : v.toPrecision(17)));
+    const pastEnd = replaceLine(good, "threshold=", "threshold=" + thresholds.join(" "), `Tree=${t}\n`);
+    expect(() => parse(pastEnd)).toThrow(new RegExp(`categorical node ${node} has threshold ${tree.numCat}; expected a categorical split index 0\\.\\.${tree.numCat - 1}`));
   });
 
   it("any single-line corruption or truncation parses or throws ModelFormatError (property)", () => {
