@@ -52,6 +52,8 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
   });
   const { predictions, outcomes } = log.recent(10_000);
   monitor.replay(predictions, outcomes);
+  // Alerts move when the monitor is evaluated: once a second, whether or not anyone is watching.
+  const evaluation = config.monitoring ? setInterval(() => monitor.snapshot(), 1000) : undefined;
   return {
     config,
     service,
@@ -81,6 +83,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
       return result;
     },
     async close() {
+      clearInterval(evaluation);
       service.close();
       await Promise.all([log.close(), outbox.close()]);
     },

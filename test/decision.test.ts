@@ -18,7 +18,7 @@ const settings: DecisionSettings = {
 const effect = fc
   .tuple(fc.double({ min: -0.5, max: 0.5, noNaN: true }), fc.double({ min: 0, max: 0.3, noNaN: true }))
   .map(([e, half]): ArmEffect => ({ effect: e, lower: e - half, upper: e + half }));
-const effects = fc.tuple(effect, effect, effect, effect).map((es) => new Map(catalog.map((iv, i) => [iv.name, es[i]])));
+const effects = fc.tuple(effect, effect, effect, effect).map((es) => Object.fromEntries(catalog.map((iv, i) => [iv.name, es[i]])));
 const customer = fc.record({
   monthly_charges: fc.double({ min: 0, max: 200, noNaN: true }),
   contract_type: fc.constantFrom("Month-to-month", "One year", "Two year"),
@@ -43,7 +43,7 @@ describe("decision rules", () => {
         const d = decide(p, values, fx, catalog, s, never, 0);
         expect(d.atRisk).toBe(p > s.threshold);
         for (const c of d.candidates) {
-          const e = fx.get(c.intervention)!;
+          const e = fx[c.intervention];
           expect(c.churn_reduction).toBe(-e.effect);
           expect(c.ci_lower).toBe(-e.upper);
           expect(c.ci_upper).toBe(-e.lower);
@@ -54,6 +54,7 @@ describe("decision rules", () => {
           if (c.eligible) expect(c.reason).toBeNull();
         }
         const qualified = d.candidates.filter((c) => c.eligible && score(c, s.policy) > 0 && (!s.requireSignificance || c.ci_lower > 0));
+        expect(d.qualifying).toEqual(qualified);
         if (!d.atRisk || qualified.length === 0) {
           expect(d.chosen).toBeNull();
         } else {
@@ -66,7 +67,7 @@ describe("decision rules", () => {
   });
 
   it("cooldown excludes a recently triggered intervention and names when it ends", () => {
-    const fx = new Map(catalog.map((iv) => [iv.name, { effect: -0.2, lower: -0.3, upper: -0.1 }]));
+    const fx = Object.fromEntries(catalog.map((iv) => [iv.name, { effect: -0.2, lower: -0.3, upper: -0.1 }]));
     const now = Date.parse("2026-01-10T00:00:00Z");
     const last = (iv: string) => (iv === "retention_call" ? Date.parse("2026-01-01T00:00:00Z") : undefined);
     const d = decide(0.5, { monthly_charges: 50, contract_type: "One year", internet_service: "DSL" }, fx, catalog, settings, last, now);
@@ -80,6 +81,6 @@ describe("decision rules", () => {
 
   it("no effects (below the gate, not asked): no candidates, no recommendation", () => {
     const d = decide(0.1, { monthly_charges: 50 }, null, catalog, settings, never, 0);
-    expect(d).toMatchObject({ riskLevel: "LOW", atRisk: false, candidates: [], chosen: null });
+    expect(d).toMatchObject({ riskLevel: "LOW", atRisk: false, candidates: [], qualifying: [], chosen: null });
   });
 });

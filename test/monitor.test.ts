@@ -64,6 +64,35 @@ describe("monitor", () => {
     expect(m.recordOutcome({ customer_id: r.customer_id, churned: true }).prediction_id).toBe(r.prediction_id);
   });
 
+  it("joins outcomes to predictions still in the window, and to older ones through the log", () => {
+    const older = record(5, 0.42);
+    const m = new Monitor({ joinIndexSize: 3 }, (id) => (id === older.prediction_id ? older : undefined));
+    const rs = [record(1, 0.1), record(2, 0.2), record(3, 0.3), record(4, 0.4)];
+    rs.push({ ...record(5, 0.5), customer_id: rs[2].customer_id }); // the same customer again
+    m.onPredictions(rs);
+    // Five predictions in a window of three: the first two fell out.
+    expect(() => m.recordOutcome({ prediction_id: rs[0].prediction_id, churned: true })).toThrow(/no prediction/);
+    expect(() => m.recordOutcome({ customer_id: rs[1].customer_id, churned: true })).toThrow(/no prediction for customer/);
+    expect(m.recordOutcome({ prediction_id: rs[3].prediction_id, churned: true })).toEqual({ prediction_id: rs[3].prediction_id, churn_probability: 0.4 });
+    expect(m.recordOutcome({ customer_id: rs[2].customer_id, churned: false })).toEqual({ prediction_id: rs[4].prediction_id, churn_probability: 0.5 });
+    expect(m.recordOutcome({ prediction_id: older.prediction_id, churned: true }).churn_probability).toBe(0.42);
+    expect(m.snapshot().calibration).toMatchObject({ labelled: 3, positives: 2 });
+  });
+
+  it("keeps a feature's window across a reload that keeps the feature, and starts afresh when it changes", () => {
+    const m = new Monitor({ driftWindow: 200 });
+    m.setBundle("m@1", reference);
+    for (let i = 0; i < 150; i++) m.onPredictions([record(i % 60, 0.5, -0.05, contracts[i % 10])]);
+    m.setBundle("m@2", { ...reference, categories: { contract_type: { "Month-to-month": 1, "Two year": 1 } } });
+    const s = m.snapshot();
+    expect(s.model_version).toBe("m@2");
+    expect(s.feature_drift.find((d) => d.feature === "tenure")!.window).toBe(150);
+    expect(s.feature_drift.find((d) => d.feature === "contract_type")!.window).toBe(0);
+    // Imputed values are not what callers sent: they stay out of the window.
+    m.onPredictions([{ ...record(10, 0.5), imputed_features: ["tenure"] }]);
+    expect(m.snapshot().feature_drift.find((d) => d.feature === "tenure")!.window).toBe(150);
+  });
+
   it("fires drift once when inputs shift, and resolves when they return", () => {
     const m = new Monitor({ driftWindow: 500 });
     m.setBundle("m@1", reference);

@@ -105,3 +105,32 @@ function fetchSnapshot(c: ChurnClient): Promise<any> {
     });
   });
 }
+
+describe("alerts without anyone watching the metrics", () => {
+  it("fire for a subscriber to alerts alone: the server evaluates the monitor every second", async () => {
+    const own = await testServer();
+    const c = createChurnClient(own.url, { WebSocket });
+    try {
+      const firing = new Promise<any>((resolve, reject) => {
+        const sub = c.monitoring.alerts.subscribe({}, {
+          onData: ({ data }) => {
+            if (data.kind === "feature_drift" && data.subject === "tenure") {
+              sub.unsubscribe();
+              resolve(data);
+            }
+          },
+          onError: reject,
+        });
+      });
+      // Long-tenure customers only: far from the training distribution of tenure.
+      const customers = readCsvRecords(150).map((r) => Object.assign(r, { tenure: 72 }));
+      await c.batchPredict.mutate({ customers });
+      const event = await Promise.race([firing, new Promise((_, reject) => setTimeout(() => reject(new Error("no drift alert within 5 s")), 5000))]);
+      expect(event).toMatchObject({ state: "firing", kind: "feature_drift", subject: "tenure", threshold: 0.01 });
+      expect((event as { value: number }).value).toBeLessThan(0.01);
+    } finally {
+      c.close();
+      await own.close();
+    }
+  });
+});

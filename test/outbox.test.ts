@@ -88,6 +88,20 @@ describe("workflow outbox", () => {
     await outbox.close();
   });
 
+  it("without a URL, counts what it records and holds none of it in memory", async () => {
+    const dir = tempDir();
+    const outbox = await Outbox.open(dir);
+    for (let i = 0; i < 50; i++) outbox.onPredictions(Array.from({ length: 100 }, (_, k) => rec(`m${i}-${k}`)));
+    await outbox.flushed();
+    expect(outbox.status()).toMatchObject({ url: null, recorded: 5000, pending: 0 });
+    // A busy server recording every recommendation must not grow its heap with them.
+    expect((outbox as unknown as { items: Map<string, unknown> }).items.size).toBe(0);
+    await outbox.close();
+    const again = await Outbox.open(dir);
+    expect(again.status().recorded).toBe(5000);
+    await again.close();
+  });
+
   it("survives a restart: undelivered entries are delivered by the next process", async () => {
     const dir = tempDir();
     const first = await Outbox.open(dir);

@@ -50,7 +50,7 @@ export async function runDriftDemo(opts: { models?: string; customers?: string; 
       // Shifted customers churn where the model expected them to stay: calibration breaks too.
       const outcomes = results.map((r, k) => ({ prediction_id: r.prediction_id, churned: shift ? chunk[k].churned !== "1" : chunk[k].churned === "1" }));
       await client.recordOutcome.mutate({ outcomes });
-      app.monitor.snapshot(); // evaluate alerts as the console's stream would every second
+      app.monitor.snapshot(); // evaluate now: the demo sends in seconds what a day would bring
     }
   };
   for (const [name, rows, shift] of [["normal", records.slice(0, 600), false], ["shifted", records.slice(600, 1200), true], ["recovered", records.slice(1200, 2000), false]] as const) {

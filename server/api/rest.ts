@@ -48,7 +48,7 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     req.once("error", reject);
   });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8"));
   } catch (err) {
     throw new RequestError(`body is not valid JSON: ${(err as Error).message}`);
   }

@@ -25,17 +25,18 @@ export interface ArmEffect {
 /** When each intervention was last triggered for the customer (ms epoch), for cooldowns. */
 export type LastTriggered = (intervention: string) => number | undefined;
 
-export interface Candidate extends Alternative {
-  /** Eligible and passing the policy's bar (positive reduction or value; significance). */
-  qualifies: boolean;
-}
+/** Each intervention's effect, by name (the forest's arms). */
+export type Effects = Record<string, ArmEffect>;
 
 export interface Decision {
   riskLevel: "LOW" | "MEDIUM" | "HIGH";
   /** Above the churn threshold: the forest is consulted and an intervention may be chosen. */
   atRisk: boolean;
-  candidates: Candidate[];
-  chosen: Candidate | null;
+  /** Every intervention of the catalog, as the response's alternatives show them. */
+  candidates: Alternative[];
+  /** The candidates that are eligible and pass the policy's bar (positive reduction or value; significance). */
+  qualifying: Alternative[];
+  chosen: Alternative | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -95,7 +96,7 @@ export function score(c: Alternative, policy: DecisionSettings["policy"]): numbe
 export function decide(
   probability: number,
   values: Record<string, number | string | null>,
-  effects: Map<string, ArmEffect> | null,
+  effects: Effects | null,
   catalog: Intervention[],
   settings: DecisionSettings,
   last: LastTriggered,
@@ -103,36 +104,30 @@ export function decide(
 ): Decision {
   const atRisk = probability > settings.threshold;
   const customerValue = (typeof values.monthly_charges === "number" ? values.monthly_charges : 0) * settings.valueHorizonMonths;
-  const candidates: Candidate[] = [];
+  const candidates: Alternative[] = [];
+  const qualifying: Alternative[] = [];
+  let chosen: Alternative | null = null;
   if (effects) {
     for (const iv of catalog) {
-      const e = effects.get(iv.name)!;
+      const e = effects[iv.name];
       const reduction = -e.effect;
       const reason = exclusion(iv, values, last, now, settings.maxCost);
-      const expected = reduction * customerValue - iv.cost;
-      const candidate: Candidate = {
+      const candidate: Alternative = {
         intervention: iv.name,
         churn_reduction: reduction,
         ci_lower: -e.upper,
         ci_upper: -e.lower,
         cost: iv.cost,
-        expected_value: expected,
+        expected_value: reduction * customerValue - iv.cost,
         eligible: reason === null,
         reason,
-        qualifies: false,
       };
-      candidate.qualifies =
-        candidate.eligible &&
-        score(candidate, settings.policy) > 0 &&
-        (!settings.requireSignificance || candidate.ci_lower > 0);
       candidates.push(candidate);
+      if (candidate.eligible && score(candidate, settings.policy) > 0 && (!settings.requireSignificance || candidate.ci_lower > 0)) {
+        qualifying.push(candidate);
+        if (atRisk && (chosen === null || score(candidate, settings.policy) > score(chosen, settings.policy))) chosen = candidate;
+      }
     }
   }
-  let chosen: Candidate | null = null;
-  if (atRisk) {
-    for (const c of candidates) {
-      if (c.qualifies && (chosen === null || score(c, settings.policy) > score(chosen, settings.policy))) chosen = c;
-    }
-  }
-  return { riskLevel: riskLevel(probability, settings), atRisk, candidates, chosen };
+  return { riskLevel: riskLevel(probability, settings), atRisk, candidates, qualifying, chosen };
 }

@@ -5,7 +5,8 @@ import type { Reference } from "../bundle/files.ts";
 import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
 import { Alerts, type ActiveAlert } from "./alerts.ts";
 import { LatencyTracker, type LatencySummary } from "./latency.ts";
-import { auc, brier, chi2Contingency, ece, ks2samp, reliability, type ReliabilityBin } from "./stats.ts";
+import { auc, brier, chi2Contingency, ece, ks2sampSorted, reliability, sorted, type ReliabilityBin } from "./stats.ts";
+import { InputWindow, JoinIndex, LabelledWindow, NumberWindow } from "./windows.ts";
 
 export interface MonitorOptions {
   /** Live window of requests for feature and effect drift (1,000). */
@@ -51,24 +52,6 @@ export interface MetricsSnapshot {
   alerts: ActiveAlert[];
 }
 
-/** A fixed-size ring of the most recent values. */
-class Ring<T> {
-  private readonly items: T[] = [];
-  private next = 0;
-  constructor(readonly size: number) {}
-  push(v: T): void {
-    if (this.items.length < this.size) this.items.push(v);
-    else this.items[this.next] = v;
-    this.next = (this.next + 1) % this.size;
-  }
-  values(): T[] {
-    return this.items;
-  }
-  get length(): number {
-    return this.items.length;
-  }
-}
-
 const EMPTY_LATENCY = { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
 
 export class Monitor implements PredictionObserver {
@@ -78,12 +61,13 @@ export class Monitor implements PredictionObserver {
   private readonly started = Date.now();
   private requests = 0;
   private reference: Reference | null = null;
+  /** The reference samples sorted once per bundle: every KS test reuses them. */
+  private sortedReference: { numeric: Map<string, Float64Array>; effects: Map<string, Float64Array> } | null = null;
   private modelVersion: string | null = null;
-  private readonly inputs: Ring<PredictionRecord["inputs"]>;
-  private readonly effects = new Map<string, Ring<number>>();
-  private readonly labelled: Ring<{ p: number; y: number }>;
-  private readonly joinable = new Map<string, { p: number; customer: string }>();
-  private readonly latestOf = new Map<string, string>();
+  private readonly inputs: InputWindow;
+  private readonly effects = new Map<string, NumberWindow>();
+  private readonly labelled: LabelledWindow;
+  private readonly joinable: JoinIndex;
 
   /** `lookup` finds predictions older than the in-memory index (the durable log). */
   constructor(options: MonitorOptions = {}, private readonly lookup: (id: string) => PredictionRecord | undefined = () => undefined) {
@@ -92,14 +76,18 @@ export class Monitor implements PredictionObserver {
       p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, joinIndexSize: 100_000, ...options,
     };
     this.latency = new LatencyTracker(this.o.latencyWindowS);
-    this.inputs = new Ring(this.o.driftWindow);
-    this.labelled = new Ring(this.o.labelledWindow);
+    this.inputs = new InputWindow(this.o.driftWindow);
+    this.labelled = new LabelledWindow(this.o.labelledWindow);
+    this.joinable = new JoinIndex(this.o.joinIndexSize);
   }
 
   /** The bundle's reference distributions; called at start and after every reload. */
   setBundle(version: string, reference: Reference): void {
     this.modelVersion = version;
     this.reference = reference;
+    const sortAll = (samples: Record<string, number[]>) => new Map(Object.entries(samples).map(([k, v]) => [k, sorted(v)]));
+    this.sortedReference = { numeric: sortAll(reference.numeric), effects: sortAll(reference.effects) };
+    this.inputs.configure(Object.keys(reference.numeric), Object.fromEntries(Object.entries(reference.categories).map(([f, c]) => [f, Object.keys(c)])));
   }
 
   observeLatency(operation: string, ms: number): void {
@@ -124,57 +112,48 @@ export class Monitor implements PredictionObserver {
   }
 
   private remember(r: PredictionRecord): void {
-    // Drift compares what callers send with what training saw: imputed values are neither.
-    const sent = { ...r.inputs };
-    for (const f of r.imputed_features) sent[f] = null;
-    this.inputs.push(sent);
+    this.inputs.push(r.inputs, r.imputed_features);
     if (r.effects) {
-      for (const [arm, e] of Object.entries(r.effects)) {
-        let ring = this.effects.get(arm);
-        if (!ring) this.effects.set(arm, (ring = new Ring(this.o.driftWindow)));
-        ring.push(e.effect);
+      for (const arm in r.effects) {
+        let window = this.effects.get(arm);
+        if (!window) this.effects.set(arm, (window = new NumberWindow(this.o.driftWindow)));
+        window.push(r.effects[arm].effect);
       }
     }
-    this.joinable.set(r.prediction_id, { p: r.churn_probability, customer: r.customer_id });
-    this.latestOf.set(r.customer_id, r.prediction_id);
-    if (this.joinable.size > this.o.joinIndexSize) {
-      const oldest = this.joinable.keys().next().value!;
-      const gone = this.joinable.get(oldest)!;
-      this.joinable.delete(oldest);
-      if (this.latestOf.get(gone.customer) === oldest) this.latestOf.delete(gone.customer);
-    }
+    this.joinable.add(r.prediction_id, r.customer_id, r.churn_probability);
   }
 
   /** Joins an observed outcome to its prediction; throws when there is none to join. */
   recordOutcome(outcome: Outcome): { prediction_id: string; churn_probability: number } {
-    const id = outcome.prediction_id ?? (outcome.customer_id !== undefined ? this.latestOf.get(outcome.customer_id) : undefined);
-    const known = id === undefined ? undefined : this.joinable.get(id) ?? this.fromLog(id);
-    if (id === undefined || !known) {
+    const known = outcome.prediction_id !== undefined
+      ? this.joinable.byPrediction(outcome.prediction_id) ?? this.fromLog(outcome.prediction_id)
+      : outcome.customer_id !== undefined ? this.joinable.latest(outcome.customer_id) : undefined;
+    if (!known) {
       throw new Error(outcome.prediction_id ? `no prediction ${outcome.prediction_id}` : `no prediction for customer ${outcome.customer_id}`);
     }
-    this.labelled.push({ p: known.p, y: outcome.churned ? 1 : 0 });
-    return { prediction_id: id, churn_probability: known.p };
+    this.labelled.push(known.p, outcome.churned);
+    return { prediction_id: known.prediction_id, churn_probability: known.p };
   }
 
-  private fromLog(id: string): { p: number; customer: string } | undefined {
+  private fromLog(id: string): { prediction_id: string; p: number } | undefined {
     const r = this.lookup(id);
-    return r ? { p: r.churn_probability, customer: r.customer_id } : undefined;
+    return r ? { prediction_id: id, p: r.churn_probability } : undefined;
   }
 
   private calibration(): MetricsSnapshot["calibration"] {
-    const rows = this.labelled.values();
-    const labels = rows.map((r) => r.y);
-    const scores = rows.map((r) => r.p);
+    const labels = this.labelled.labels();
+    const scores = this.labelled.scores();
     const positives = labels.reduce((s, y) => s + y, 0);
-    const enough = positives >= this.o.minLabelsPerClass && rows.length - positives >= this.o.minLabelsPerClass;
+    const n = labels.length;
+    const enough = positives >= this.o.minLabelsPerClass && n - positives >= this.o.minLabelsPerClass;
     const table = reliability(labels, scores);
     return {
       status: enough ? "ok" : "insufficient data",
-      labelled: rows.length,
+      labelled: n,
       positives,
       auc: enough ? auc(labels, scores) : null,
-      brier: rows.length ? brier(labels, scores) : null,
-      ece: rows.length ? ece(table) : null,
+      brier: n ? brier(labels, scores) : null,
+      ece: n ? ece(table) : null,
       reliability: table,
     };
   }
@@ -182,39 +161,29 @@ export class Monitor implements PredictionObserver {
   private featureDrift(): MetricsSnapshot["feature_drift"] {
     const ref = this.reference;
     if (!ref) return [];
-    const live = this.inputs.values();
     const out: MetricsSnapshot["feature_drift"] = [];
-    for (const [feature, sample] of Object.entries(ref.numeric)) {
-      const values = live.map((r) => r[feature]).filter((v): v is number => typeof v === "number");
+    for (const [feature, sample] of this.sortedReference!.numeric) {
+      const values = this.inputs.numbers(feature);
       // The asymptotic Kolmogorov distribution: cheap enough to recompute every second.
-      const r = values.length >= this.o.driftMinimum && sample.length > 0 ? ks2samp(values, sample, "asymp") : null;
+      const r = values.length >= this.o.driftMinimum && sample.length > 0 ? ks2sampSorted(sorted(values), sample, "asymp") : null;
       out.push({ feature, test: "ks", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: values.length, drifted: r !== null && r.pValue < this.o.driftAlertP });
     }
     for (const [feature, counts] of Object.entries(ref.categories)) {
-      const cats = Object.keys(counts);
-      const liveCounts = cats.map(() => 0);
-      let n = 0;
-      for (const r of live) {
-        const k = cats.indexOf(r[feature] as string);
-        if (k >= 0) {
-          liveCounts[k]++;
-          n++;
-        }
-      }
-      const r = n >= this.o.driftMinimum ? chi2Contingency(cats.map((c) => counts[c]), liveCounts) : null;
+      const liveCounts = this.inputs.counts(feature);
+      const n = liveCounts.reduce((s, c) => s + c, 0);
+      const r = n >= this.o.driftMinimum ? chi2Contingency(Object.values(counts), liveCounts) : null;
       out.push({ feature, test: "chi2", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: n, drifted: r !== null && r.pValue < this.o.driftAlertP });
     }
     return out;
   }
 
   private effectDrift(): MetricsSnapshot["effect_drift"] {
-    const ref = this.reference;
-    if (!ref) return [];
-    return Object.entries(ref.effects).map(([intervention, sample]) => {
-      const live = this.effects.get(intervention)?.values() ?? [];
+    if (!this.sortedReference) return [];
+    return [...this.sortedReference.effects].map(([intervention, sample]) => {
+      const live = this.effects.get(intervention)?.values() ?? new Float64Array(0);
       const enough = live.length >= this.o.driftMinimum && sample.length > 0;
-      const r = enough ? ks2samp(live, sample, "asymp") : null;
-      const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      const r = enough ? ks2sampSorted(sorted(live), sample, "asymp") : null;
+      const mean = (xs: Float64Array) => xs.reduce((s, x) => s + x, 0) / xs.length;
       return {
         intervention, statistic: r?.statistic ?? null, p_value: r?.pValue ?? null,
         mean_shift: enough ? mean(live) - mean(sample) : null, window: live.length, drifted: r !== null && r.pValue < this.o.driftAlertP,

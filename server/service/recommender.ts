@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { BundleHolder } from "../bundle/holder.ts";
 import type { Bundle } from "../bundle/load.ts";
 import { allocate } from "../decision/budget.ts";
-import { decide, score, type ArmEffect, type Candidate, type Decision, type DecisionSettings } from "../decision/decide.ts";
+import { decide, score, type Decision, type DecisionSettings, type Effects } from "../decision/decide.ts";
 import type { Resolved } from "../features/pipeline.ts";
 import { WasmCore } from "../wasm/core.ts";
 import type { ChurnService } from "./api.ts";
@@ -12,6 +12,7 @@ import { MemoryInterventionHistory, type CustomerStore, type InterventionHistory
 import type { PredictionObserver, PredictionRecord } from "./observer.ts";
 import {
   RequestError,
+  type Alternative,
   type BatchPredictRequest,
   type BatchPredictResponse,
   type FieldIssue,
@@ -47,8 +48,14 @@ interface Scored {
   confidence: number;
   includeAlternatives: boolean | undefined;
   probability: number;
-  effects: Map<string, ArmEffect> | null;
+  effects: Effects | null;
   decision: Decision;
+}
+
+/** The decision settings and confidence level that apply to a request. */
+interface Applied {
+  settings: DecisionSettings;
+  confidence: number;
 }
 
 function runtimeName(): string {
@@ -61,6 +68,8 @@ export class Recommender implements ChurnService {
   private readonly history: InterventionHistory;
   private readonly observers: PredictionObserver[];
   private readonly maxBatch: number;
+  /** What applies to a request without options, computed once per bundle. */
+  private defaults: { bundle: Bundle; applied: Applied } | null = null;
 
   private constructor(
     private readonly holder: BundleHolder,
@@ -138,14 +147,14 @@ export class Recommender implements ChurnService {
       const chosen = scored.map((s) => s.decision.chosen);
       if (request.budget !== undefined) {
         // Within the budget, the batch maximises total expected value over the qualifying options.
-        const options = scored.map((s) => (s.decision.atRisk ? s.decision.candidates.filter((c) => c.qualifies) : []));
+        const options = scored.map((s) => (s.decision.atRisk ? s.decision.qualifying : []));
         const picks = allocate(options.map((o) => o.map((c) => ({ cost: c.cost, value: c.expected_value }))), request.budget);
         picks.forEach((k, i) => (chosen[i] = k < 0 ? null : options[i][k]));
       }
       const elapsed = performance.now() - t0;
       const results = scored.map((s, i) => this.respond(bundle, s, chosen[i], elapsed));
       this.deliver(bundle, scored, results, "batchPredict");
-      const picked = chosen.filter((c): c is Candidate => c !== null);
+      const picked = chosen.filter((c): c is Alternative => c !== null);
       return {
         results,
         summary: {
@@ -159,7 +168,7 @@ export class Recommender implements ChurnService {
     });
   }
 
-  private settings(bundle: Bundle, options: PredictOptions): { settings: DecisionSettings; confidence: number } {
+  private applied(bundle: Bundle, options: PredictOptions): Applied {
     const d = bundle.manifest.decision;
     const o = this.options.overrides ?? {};
     const settings: DecisionSettings = {
@@ -184,8 +193,12 @@ export class Recommender implements ChurnService {
     const stored = this.options.store?.get(request.customer_id);
     const resolved = bundle.pipeline.resolve(request, stored, path, issues);
     if (!resolved) return null;
+    if (!batchOptions && !request.options) {
+      if (this.defaults?.bundle !== bundle) this.defaults = { bundle, applied: this.applied(bundle, {}) };
+      return { request, resolved, ...this.defaults.applied, includeAlternatives: undefined };
+    }
     const options = { ...batchOptions, ...request.options };
-    return { request, resolved, ...this.settings(bundle, options), includeAlternatives: options.include_alternatives };
+    return { request, resolved, ...this.applied(bundle, options), includeAlternatives: options.include_alternatives };
   }
 
   /** Both models over all rows at once: one WASM call for churn, one per confidence level for effects. */
@@ -194,7 +207,7 @@ export class Recommender implements ChurnService {
     const rows = new Float64Array(inputs.length * width);
     inputs.forEach((input, i) => bundle.pipeline.encode(input.resolved, rows, i * width));
     const probabilities = bundle.churn.predict(rows, inputs.length);
-    const effects: (Map<string, ArmEffect> | null)[] = inputs.map(() => null);
+    const effects: (Effects | null)[] = inputs.map(() => null);
     // The forest is evaluated above the churn gate, or below it when alternatives are asked for.
     const byConfidence = new Map<number, number[]>();
     inputs.forEach((input, i) => {
@@ -210,13 +223,15 @@ export class Recommender implements ChurnService {
       const result = bundle.forest.effects(sub, which.length, 1 - confidence);
       const arms = result.contrasts.map((c) => c.t1);
       which.forEach((i, k) => {
-        const map = new Map<string, ArmEffect>();
-        arms.forEach((arm, a) => {
+        const byArm: Effects = {};
+        let finite = true;
+        for (let a = 0; a < arms.length; a++) {
           const at = k * arms.length + a;
-          map.set(arm, { effect: result.effect[at], lower: result.lower[at], upper: result.upper[at] });
-        });
+          byArm[arms[a]] = { effect: result.effect[at], lower: result.lower[at], upper: result.upper[at] };
+          finite &&= Number.isFinite(result.effect[at]) && Number.isFinite(result.lower[at]) && Number.isFinite(result.upper[at]);
+        }
         // A singular forest solve gives NaN: no effects rather than NaN in a response.
-        effects[i] = [...map.values()].every((e) => Number.isFinite(e.effect) && Number.isFinite(e.lower) && Number.isFinite(e.upper)) ? map : null;
+        effects[i] = finite ? byArm : null;
       });
     }
     const now = Date.now();
@@ -230,14 +245,11 @@ export class Recommender implements ChurnService {
     });
   }
 
-  private respond(bundle: Bundle, s: Scored, chosen: Candidate | null, elapsed: number): PredictResponse {
+  private respond(bundle: Bundle, s: Scored, chosen: Alternative | null, elapsed: number): PredictResponse {
     const policy = s.settings.policy;
     const showAlternatives = s.includeAlternatives ?? s.decision.atRisk;
     const alternatives = showAlternatives
-      ? s.decision.candidates
-          .filter((c) => c !== chosen)
-          .sort((a, b) => score(b, policy) - score(a, policy))
-          .map(({ qualifies: _, ...alt }) => alt)
+      ? s.decision.candidates.filter((c) => c !== chosen).sort((a, b) => score(b, policy) - score(a, policy))
       : [];
     return {
       prediction_id: randomUUID(),
@@ -273,7 +285,7 @@ export class Recommender implements ChurnService {
         inputs: s.resolved.values,
         imputed_features: s.resolved.imputed,
         churn_probability: r.churn_probability,
-        effects: s.effects ? Object.fromEntries(s.effects) : null,
+        effects: s.effects,
         recommended_intervention: r.recommended_intervention,
         should_intervene: r.should_intervene,
         predicted_churn_reduction: r.predicted_churn_reduction,

@@ -53,7 +53,9 @@ interface Item {
 }
 
 export class Outbox implements PredictionObserver {
+  /** Entries still to deliver; without a URL none are held, only counted (`recorded`). */
   private readonly items = new Map<string, Item>();
+  private recorded = 0;
   private delivered = 0;
   private dead = 0;
   private inFlight = 0;
@@ -88,7 +90,7 @@ export class Outbox implements PredictionObserver {
     await fresh.close();
     await rename(tmp, path);
     const outbox = new Outbox(await JsonlWriter.open(path, options.commitIntervalMs ?? 10), options);
-    for (const [id, item] of items) outbox.items.set(id, item);
+    for (const [id, item] of items) outbox.hold(id, item);
     outbox.delivered = delivered;
     outbox.dead = dead;
     outbox.pump();
@@ -104,21 +106,21 @@ export class Outbox implements PredictionObserver {
         model_version: r.model_version, at: new Date(r.at).toISOString(),
       };
       this.writer.append({ t: "enqueued", payload });
-      this.items.set(payload.prediction_id, { payload, attempts: 0, nextAt: 0 });
+      this.hold(payload.prediction_id, { payload, attempts: 0, nextAt: 0 });
     }
     this.pump();
   }
 
+  /** Keeps an entry for delivery; without a URL it stays in the file (a later start with a URL delivers it). */
+  private hold(id: string, item: Item): void {
+    if (this.o.url) this.items.set(id, item);
+    else this.recorded++;
+  }
+
   status(): OutboxStatus {
-    const waiting = [...this.items.values()];
-    return {
-      url: this.o.url,
-      pending: this.o.url ? waiting.length : 0,
-      retrying: waiting.filter((i) => i.attempts > 0).length,
-      delivered: this.delivered,
-      dead: this.dead,
-      recorded: this.o.url ? 0 : waiting.length,
-    };
+    let retrying = 0;
+    for (const item of this.items.values()) if (item.attempts > 0) retrying++;
+    return { url: this.o.url, pending: this.items.size, retrying, delivered: this.delivered, dead: this.dead, recorded: this.recorded };
   }
 
   /** Resolves once every enqueued entry is durable. */
