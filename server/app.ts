@@ -29,7 +29,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
   const store = config.customersFile ? await MemoryCustomerStore.fromCsv(config.customersFile) : undefined;
   const log = await FileLog.open(join(config.dataDir, "log"), { maxSegments: config.logSegments, maxSegmentBytes: config.logSegmentBytes });
   const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl });
-  const monitor = new Monitor(monitorOptions, (id) => log.get(id));
+  const monitor = new Monitor(monitorOptions, (outcome) => log.find(outcome));
   const metrics = new PrometheusMetrics(monitor, (registry) => {
     new Gauge({ name: "churn_log_durable_records", help: "Records fsynced to the prediction log", registers: [registry], collect() { this.set(log.durableSeq); } });
     new Gauge({ name: "churn_log_pending_records", help: "Records appended but not yet fsynced", registers: [registry], collect() { this.set(log.appendedSeq - log.durableSeq); } });
@@ -50,7 +50,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     overrides: config.threshold === undefined ? {} : { threshold: config.threshold },
     onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference),
   });
-  const { predictions, outcomes } = log.recent(10_000);
+  const { predictions, outcomes } = log.recent();
   monitor.replay(predictions, outcomes);
   // Alerts move when the monitor is evaluated: once a second, whether or not anyone is watching.
   const evaluation = config.monitoring ? setInterval(() => monitor.snapshot(), 1000) : undefined;

@@ -5,13 +5,16 @@ import { describe, expect, it } from "vitest";
 import type { Reference } from "../server/bundle/files.ts";
 import { Monitor } from "../server/monitor/monitor.ts";
 import { auc, brier, ece, reliability } from "../server/monitor/stats.ts";
+import { PredictionIds } from "../server/service/ids.ts";
 import type { PredictionRecord } from "../server/service/observer.ts";
+import { PredictionIndex } from "../server/store/prediction-index.ts";
 
+const ids = new PredictionIds();
 let n = 0;
 function record(tenure: number, p: number, effect = -0.05, contract = "One year"): PredictionRecord {
   n++;
   return {
-    prediction_id: `p${n}`, at: Date.now(), operation: "predict", customer_id: `c${n}`, model_version: "m@1",
+    prediction_id: ids.next(), at: Date.now(), operation: "predict", customer_id: `c${n}`, model_version: "m@1",
     inputs: { tenure, contract_type: contract }, imputed_features: [], churn_probability: p,
     effects: { email_nudge: { effect, lower: effect - 0.1, upper: effect + 0.1 } },
     recommended_intervention: null, should_intervene: false, predicted_churn_reduction: null, cost: null, expected_value: null, latency_ms: 1,
@@ -24,6 +27,17 @@ const reference: Reference = {
   categories: { contract_type: { "Month-to-month": 500, "One year": 300, "Two year": 200 } },
   effects: { email_nudge: Array.from({ length: 1000 }, (_, i) => -0.05 + ((i % 21) - 10) / 1000) },
 };
+
+/** A monitor joining outcomes through an index of the predictions it is shown (as the log's in the app). */
+function joiningMonitor(options: ConstructorParameters<typeof Monitor>[0]) {
+  const index = new PredictionIndex();
+  const m = new Monitor(options, (o) => index.find(o));
+  const show = (records: PredictionRecord[]) => {
+    for (const r of records) index.add(r.prediction_id, r.customer_id, r.churn_probability);
+    m.onPredictions(records);
+  };
+  return { m, show };
+}
 
 const contracts = ["Month-to-month", "Month-to-month", "Month-to-month", "Month-to-month", "Month-to-month", "One year", "One year", "One year", "Two year", "Two year"];
 
@@ -40,13 +54,13 @@ describe("monitor", () => {
   });
 
   it("computes calibration over labelled predictions with the same functions as the stats tests", () => {
-    const m = new Monitor({ minLabelsPerClass: 10 });
+    const { m, show } = joiningMonitor({ minLabelsPerClass: 10 });
     const labels: number[] = [];
     const scores: number[] = [];
     for (let i = 0; i < 300; i++) {
       const p = (i % 100) / 100;
       const r = record(10, p);
-      m.onPredictions([r]);
+      show([r]);
       const y = (i * 7919) % 100 < p * 100 ? 1 : 0;
       m.recordOutcome({ prediction_id: r.prediction_id, churned: y === 1 });
       labels.push(y);
@@ -60,23 +74,19 @@ describe("monitor", () => {
     expect(() => m.recordOutcome({ prediction_id: "nope", churned: true })).toThrow(/no prediction nope/);
     // By customer: the customer's latest prediction.
     const r = record(10, 0.9);
-    m.onPredictions([r]);
+    show([r]);
     expect(m.recordOutcome({ customer_id: r.customer_id, churned: true }).prediction_id).toBe(r.prediction_id);
   });
 
-  it("joins outcomes to predictions still in the window, and to older ones through the log", () => {
-    const older = record(5, 0.42);
-    const m = new Monitor({ joinIndexSize: 3 }, (id) => (id === older.prediction_id ? older : undefined));
-    const rs = [record(1, 0.1), record(2, 0.2), record(3, 0.3), record(4, 0.4)];
-    rs.push({ ...record(5, 0.5), customer_id: rs[2].customer_id }); // the same customer again
-    m.onPredictions(rs);
-    // Five predictions in a window of three: the first two fell out.
-    expect(() => m.recordOutcome({ prediction_id: rs[0].prediction_id, churned: true })).toThrow(/no prediction/);
-    expect(() => m.recordOutcome({ customer_id: rs[1].customer_id, churned: true })).toThrow(/no prediction for customer/);
-    expect(m.recordOutcome({ prediction_id: rs[3].prediction_id, churned: true })).toEqual({ prediction_id: rs[3].prediction_id, churn_probability: 0.4 });
-    expect(m.recordOutcome({ customer_id: rs[2].customer_id, churned: false })).toEqual({ prediction_id: rs[4].prediction_id, churn_probability: 0.5 });
-    expect(m.recordOutcome({ prediction_id: older.prediction_id, churned: true }).churn_probability).toBe(0.42);
-    expect(m.snapshot().calibration).toMatchObject({ labelled: 3, positives: 2 });
+  it("joins outcomes through the log's index: by id, or the customer's latest; counts only what joined", () => {
+    const { m, show } = joiningMonitor({});
+    const rs = [record(1, 0.1), record(2, 0.2), record(3, 0.3)];
+    rs.push({ ...record(4, 0.4), customer_id: rs[1].customer_id }); // the same customer again
+    show(rs);
+    expect(m.recordOutcome({ prediction_id: rs[0].prediction_id, churned: true })).toEqual({ prediction_id: rs[0].prediction_id, churn_probability: 0.1 });
+    expect(m.recordOutcome({ customer_id: rs[1].customer_id, churned: false })).toEqual({ prediction_id: rs[3].prediction_id, churn_probability: 0.4 });
+    expect(() => m.recordOutcome({ customer_id: "nobody", churned: true })).toThrow(/no prediction for customer nobody/);
+    expect(m.snapshot().calibration).toMatchObject({ labelled: 2, positives: 1 });
   });
 
   it("keeps a feature's window across a reload that keeps the feature, and starts afresh when it changes", () => {
@@ -114,11 +124,11 @@ describe("monitor", () => {
   });
 
   it("alerts on p99 latency above 200 ms, and on AUC below 0.75 with enough labels", () => {
-    const m = new Monitor({ minLabelsPerClass: 20 });
+    const { m, show } = joiningMonitor({ minLabelsPerClass: 20 });
     for (let i = 0; i < 100; i++) m.observeLatency("predict", i < 95 ? 1 : 500);
     for (let i = 0; i < 100; i++) {
       const r = record(1, Math.random());
-      m.onPredictions([r]);
+      show([r]);
       m.recordOutcome({ prediction_id: r.prediction_id, churned: i % 2 === 0 });
     }
     const kinds = m.snapshot().alerts.map((a) => `${a.kind}:${a.subject}`).sort();

@@ -29,8 +29,9 @@ it("a SIGKILL after a record is reported durable loses none of them", async () =
     child.on("exit", (code) => (acknowledged >= 3000 ? resolve() : reject(new Error(`writer exited early (${code})`))));
   });
   await new Promise((r) => child.once("exit", r));
-  const log = await FileLog.open(dir);
-  for (let i = 1; i <= acknowledged; i++) expect(log.get(`id-${i}`)?.inputs.tenure).toBe(i);
+  const log = await FileLog.open(dir, { recentSize: Infinity });
+  const found = new Map(log.recent().predictions.map((r) => [r.prediction_id, r]));
+  for (let i = 1; i <= acknowledged; i++) expect(found.get(`id-${i}`)?.inputs.tenure).toBe(i);
   expect(log.durableSeq).toBeGreaterThanOrEqual(acknowledged);
   await log.close();
   rmSync(dir, { recursive: true, force: true });

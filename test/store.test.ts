@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileLog } from "../server/store/log.ts";
+import { PredictionIds } from "../server/service/ids.ts";
 import type { PredictionRecord } from "../server/service/observer.ts";
 
 const dirs: string[] = [];
@@ -15,9 +16,13 @@ const tempDir = () => {
 };
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-export function fakeRecord(i: number, extra: Partial<PredictionRecord> = {}): PredictionRecord {
+const instance = new PredictionIds().instance;
+/** The id of this test process's i-th prediction. */
+const id = (i: number) => PredictionIds.format(instance, i);
+
+function fakeRecord(i: number, extra: Partial<PredictionRecord> = {}): PredictionRecord {
   return {
-    prediction_id: `id-${i}`, at: 1_700_000_000_000 + i, operation: "predict", customer_id: `c${i % 10}`, model_version: "m",
+    prediction_id: id(i), at: 1_700_000_000_000 + i, operation: "predict", customer_id: `c${i % 10}`, model_version: "m",
     inputs: { tenure: i }, imputed_features: [], churn_probability: (i % 100) / 100, effects: null,
     recommended_intervention: null, should_intervene: false, predicted_churn_reduction: null, cost: null, expected_value: null, latency_ms: 1,
     ...extra,
@@ -30,19 +35,20 @@ describe("prediction log", () => {
     const log = await FileLog.open(dir);
     log.onPredictions(Array.from({ length: 100 }, (_, i) => fakeRecord(i)));
     log.onPredictions([fakeRecord(100, { customer_id: "vip", should_intervene: true, recommended_intervention: "retention_call", at: 42 })]);
-    log.appendOutcome({ prediction_id: "id-5", churned: true, at: 1 });
+    log.appendOutcome({ prediction_id: id(5), churned: true, at: 1 });
     expect(log.appendedSeq).toBe(102);
     await log.flushed();
     expect(log.durableSeq).toBe(102);
     await log.close();
 
-    const again = await FileLog.open(dir);
-    expect(again.get("id-57")?.churn_probability).toBe(0.57);
+    const again = await FileLog.open(dir, { recentSize: 10 });
+    expect(again.find({ prediction_id: id(57) })?.churn_probability).toBe(0.57);
+    expect(again.find({ customer_id: "vip" })).toEqual({ prediction_id: id(100), churn_probability: 0 });
     expect(again.lastTriggered("vip", "retention_call")).toBe(42);
     expect(again.lastTriggered("vip", "email_nudge")).toBeUndefined();
-    const { predictions, outcomes } = again.recent(10);
-    expect(predictions.map((p) => p.prediction_id)).toEqual(Array.from({ length: 10 }, (_, i) => `id-${91 + i}`));
-    expect(outcomes).toEqual([{ prediction_id: "id-5", customer_id: undefined, churned: true }]);
+    const { predictions, outcomes } = again.recent();
+    expect(predictions.map((p) => p.prediction_id)).toEqual(Array.from({ length: 10 }, (_, i) => id(91 + i)));
+    expect(outcomes).toEqual([{ prediction_id: id(5), customer_id: undefined, churned: true }]);
     expect(again.durableSeq).toBe(102);
     await again.close();
   });
@@ -53,14 +59,15 @@ describe("prediction log", () => {
     log.onPredictions([fakeRecord(1), fakeRecord(2)]);
     await log.close();
     const [segment] = readdirSync(dir);
-    appendFileSync(join(dir, segment), '{"t":"p","prediction_id":"id-3","at":');
+    appendFileSync(join(dir, segment), `{"t":"p","prediction_id":"${id(3)}","at":`);
     const reopened = await FileLog.open(dir);
-    expect(reopened.get("id-2")).toBeDefined();
-    expect(reopened.get("id-3")).toBeUndefined();
+    expect(reopened.find({ prediction_id: id(2) })).toBeDefined();
+    expect(reopened.find({ prediction_id: id(3) })).toBeUndefined();
     reopened.onPredictions([fakeRecord(4)]);
     await reopened.close();
     const third = await FileLog.open(dir);
-    expect(["id-1", "id-2", "id-4"].map((id) => third.get(id)?.prediction_id)).toEqual(["id-1", "id-2", "id-4"]);
+    expect([1, 2, 4].map((i) => third.find({ prediction_id: id(i) })?.prediction_id)).toEqual([id(1), id(2), id(4)]);
+    expect(third.find({ prediction_id: id(3) })).toBeUndefined();
     await third.close();
   });
 
@@ -72,12 +79,15 @@ describe("prediction log", () => {
       await log.flushed();
     }
     await new Promise((r) => setTimeout(r, 50));
+    // What the deleted segments held can no longer be joined, in this process or the next.
+    expect(log.find({ prediction_id: id(0) })).toBeUndefined();
+    expect(log.find({ prediction_id: id(99) })?.churn_probability).toBe(0.99);
     await log.close();
     const segments = readdirSync(dir);
     expect(segments.length).toBeLessThanOrEqual(3);
     const reopened = await FileLog.open(dir);
-    expect(reopened.get("id-99")).toBeDefined();
-    expect(reopened.get("id-0")).toBeUndefined();
+    expect(reopened.find({ prediction_id: id(99) })).toBeDefined();
+    expect(reopened.find({ prediction_id: id(0) })).toBeUndefined();
     await reopened.close();
   });
 });

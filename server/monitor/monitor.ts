@@ -3,10 +3,11 @@
 // It receives every answered prediction as an observer; `snapshot()` is the console contract.
 import type { Reference } from "../bundle/files.ts";
 import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
+import type { JoinedPrediction } from "../store/prediction-index.ts";
 import { Alerts, type ActiveAlert } from "./alerts.ts";
 import { LatencyTracker, type LatencySummary } from "./latency.ts";
 import { auc, brier, chi2Contingency, ece, ks2sampSorted, reliability, sorted, type ReliabilityBin } from "./stats.ts";
-import { InputWindow, JoinIndex, LabelledWindow, NumberWindow } from "./windows.ts";
+import { InputWindow, LabelledWindow, NumberWindow } from "./windows.ts";
 
 export interface MonitorOptions {
   /** Live window of requests for feature and effect drift (1,000). */
@@ -21,9 +22,10 @@ export interface MonitorOptions {
   p99AlertMs?: number;
   aucAlert?: number;
   driftAlertP?: number;
-  /** Recent predictions kept for joining outcomes (100,000). */
-  joinIndexSize?: number;
 }
+
+/** Finds the prediction an outcome refers to (by id, else the customer's latest). */
+export type JoinOutcome = (outcome: Outcome) => JoinedPrediction | undefined;
 
 export interface Outcome {
   prediction_id?: string;
@@ -67,18 +69,16 @@ export class Monitor implements PredictionObserver {
   private readonly inputs: InputWindow;
   private readonly effects = new Map<string, NumberWindow>();
   private readonly labelled: LabelledWindow;
-  private readonly joinable: JoinIndex;
 
-  /** `lookup` finds predictions older than the in-memory index (the durable log). */
-  constructor(options: MonitorOptions = {}, private readonly lookup: (id: string) => PredictionRecord | undefined = () => undefined) {
+  /** `join` finds an outcome's prediction: the durable log's index, which sees every prediction. */
+  constructor(options: MonitorOptions = {}, private readonly join: JoinOutcome = () => undefined) {
     this.o = {
       driftWindow: 1000, driftMinimum: 100, labelledWindow: 5000, minLabelsPerClass: 200, latencyWindowS: 60,
-      p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, joinIndexSize: 100_000, ...options,
+      p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, ...options,
     };
     this.latency = new LatencyTracker(this.o.latencyWindowS);
     this.inputs = new InputWindow(this.o.driftWindow);
     this.labelled = new LabelledWindow(this.o.labelledWindow);
-    this.joinable = new JoinIndex(this.o.joinIndexSize);
   }
 
   /** The bundle's reference distributions; called at start and after every reload. */
@@ -120,24 +120,16 @@ export class Monitor implements PredictionObserver {
         window.push(r.effects[arm].effect);
       }
     }
-    this.joinable.add(r.prediction_id, r.customer_id, r.churn_probability);
   }
 
   /** Joins an observed outcome to its prediction; throws when there is none to join. */
-  recordOutcome(outcome: Outcome): { prediction_id: string; churn_probability: number } {
-    const known = outcome.prediction_id !== undefined
-      ? this.joinable.byPrediction(outcome.prediction_id) ?? this.fromLog(outcome.prediction_id)
-      : outcome.customer_id !== undefined ? this.joinable.latest(outcome.customer_id) : undefined;
+  recordOutcome(outcome: Outcome): JoinedPrediction {
+    const known = this.join(outcome);
     if (!known) {
       throw new Error(outcome.prediction_id ? `no prediction ${outcome.prediction_id}` : `no prediction for customer ${outcome.customer_id}`);
     }
-    this.labelled.push(known.p, outcome.churned);
-    return { prediction_id: known.prediction_id, churn_probability: known.p };
-  }
-
-  private fromLog(id: string): { prediction_id: string; p: number } | undefined {
-    const r = this.lookup(id);
-    return r ? { prediction_id: id, p: r.churn_probability } : undefined;
+    this.labelled.push(known.churn_probability, outcome.churned);
+    return known;
   }
 
   private calibration(): MetricsSnapshot["calibration"] {

@@ -1,6 +1,5 @@
 // The one implementation of the service's operations (tRPC, REST and the CLI all call it):
 // request -> features -> WASM core (churn, then effects) -> decision -> response -> observers.
-import { randomUUID } from "node:crypto";
 import { BundleHolder } from "../bundle/holder.ts";
 import type { Bundle } from "../bundle/load.ts";
 import { allocate } from "../decision/budget.ts";
@@ -8,6 +7,7 @@ import { decide, score, type Decision, type DecisionSettings, type Effects } fro
 import type { Resolved } from "../features/pipeline.ts";
 import { WasmCore } from "../wasm/core.ts";
 import type { ChurnService } from "./api.ts";
+import { PredictionIds } from "./ids.ts";
 import { MemoryInterventionHistory, type CustomerStore, type InterventionHistory } from "./customers.ts";
 import type { PredictionObserver, PredictionRecord } from "./observer.ts";
 import {
@@ -39,6 +39,8 @@ export interface RecommenderOptions {
   core?: WasmCore;
   /** Called with every bundle put in service (at open and after each reload). */
   onBundle?: (bundle: Bundle) => void;
+  /** Where prediction ids come from; a fresh process prefix otherwise. */
+  ids?: PredictionIds;
 }
 
 interface Scored {
@@ -68,6 +70,7 @@ export class Recommender implements ChurnService {
   private readonly history: InterventionHistory;
   private readonly observers: PredictionObserver[];
   private readonly maxBatch: number;
+  private readonly ids: PredictionIds;
   /** What applies to a request without options, computed once per bundle. */
   private defaults: { bundle: Bundle; applied: Applied } | null = null;
 
@@ -78,6 +81,7 @@ export class Recommender implements ChurnService {
     this.history = options.history ?? new MemoryInterventionHistory();
     this.observers = options.observers ?? [];
     this.maxBatch = options.maxBatchCustomers ?? 10_000;
+    this.ids = options.ids ?? new PredictionIds();
   }
 
   /** Loads the bundle (refusing a bad one with the file and the problem) and starts serving. */
@@ -252,7 +256,7 @@ export class Recommender implements ChurnService {
       ? s.decision.candidates.filter((c) => c !== chosen).sort((a, b) => score(b, policy) - score(a, policy))
       : [];
     return {
-      prediction_id: randomUUID(),
+      prediction_id: this.ids.next(),
       customer_id: s.request.customer_id,
       model_version: bundle.version,
       churn_probability: s.probability,

@@ -1,24 +1,26 @@
 // The durable prediction log: every answered prediction and every observed outcome, as JSON lines
 // in numbered segment files (group commit, see jsonl.ts). A record counts as logged once its
 // commit is fsynced — at most `commitIntervalMs` after the response; `durableSeq` tells how far
-// that is. Retention keeps the newest `maxSegments` segments. The same interface could be backed
-// by a server database; this file store needs nothing but node:fs, so it runs on Node and Deno.
+// that is. Retention keeps the newest `maxSegments` segments, and an outcome can join any
+// prediction they hold (prediction-index.ts). The same interface could be backed by a server
+// database; this file store needs nothing but node:fs, so it runs on Node and Deno.
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Outcome } from "../monitor/monitor.ts";
 import type { InterventionHistory } from "../service/customers.ts";
 import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
 import { JsonlWriter, readJsonl } from "./jsonl.ts";
+import { PredictionIndex, type JoinedPrediction } from "./prediction-index.ts";
 
 export interface PredictionLog extends PredictionObserver, InterventionHistory {
   readonly durableSeq: number;
   readonly appendedSeq: number;
   appendOutcome(outcome: Outcome & { prediction_id: string; at: number }): void;
   flushed(): Promise<void>;
-  /** A prediction logged before this process opened the log. */
-  get(predictionId: string): PredictionRecord | undefined;
-  /** The newest `n` predictions and outcomes found at open, oldest first (to rebuild monitoring windows). */
-  recent(n: number): { predictions: PredictionRecord[]; outcomes: Outcome[] };
+  /** The logged prediction an outcome refers to (by id, else the customer's latest), while retained. */
+  find(outcome: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined;
+  /** The newest predictions and outcomes found at open (at most `recentSize`), oldest first: to rebuild monitoring windows. */
+  recent(): { predictions: PredictionRecord[]; outcomes: Outcome[] };
   close(): Promise<void>;
 }
 
@@ -26,8 +28,8 @@ export interface LogOptions {
   commitIntervalMs?: number;
   maxSegmentBytes?: number;
   maxSegments?: number;
-  /** Predictions kept in memory for lookups by id (the newest). */
-  indexSize?: number;
+  /** Predictions and outcomes found at open that `recent()` returns (the newest; 10,000 each). */
+  recentSize?: number;
 }
 
 type Line = ({ t: "p" } & PredictionRecord) | ({ t: "o"; at: number } & Outcome & { prediction_id: string });
@@ -36,8 +38,11 @@ const SEGMENT = /^segment-(\d{8})\.jsonl$/;
 const segmentName = (n: number) => `segment-${String(n).padStart(8, "0")}.jsonl`;
 
 export class FileLog implements PredictionLog {
-  private readonly byId = new Map<string, PredictionRecord>();
-  private readonly outcomes: Outcome[] = [];
+  private readonly index = new PredictionIndex();
+  /** The index position of each segment's first prediction, to forget them with the segment. */
+  private readonly segmentStarts = new Map<number, number>();
+  private readonly recentPredictions: PredictionRecord[] = [];
+  private readonly recentOutcomes: Outcome[] = [];
   private readonly triggered = new Map<string, number>();
   /** Lines in segments closed before the current writer's. */
   private offset = 0;
@@ -53,7 +58,7 @@ export class FileLog implements PredictionLog {
   ) {}
 
   static async open(dir: string, options: LogOptions = {}): Promise<FileLog> {
-    const o = { commitIntervalMs: 10, maxSegmentBytes: 64 * 1024 * 1024, maxSegments: 16, indexSize: 200_000, ...options };
+    const o = { commitIntervalMs: 10, maxSegmentBytes: 64 * 1024 * 1024, maxSegments: 16, recentSize: 10_000, ...options };
     let names: string[] = [];
     try {
       names = (await readdir(dir)).filter((n) => SEGMENT.test(n)).sort();
@@ -62,18 +67,33 @@ export class FileLog implements PredictionLog {
     }
     const numbers = names.map((n) => Number(SEGMENT.exec(n)![1]));
     const last = numbers.length ? numbers[numbers.length - 1] : 1;
-    const lines: Line[] = [];
+    const segments: Line[][] = [];
     let lastBytes = 0;
     for (const [i, name] of names.entries()) {
       const r = await readJsonl<Line>(join(dir, name));
       if (r.tornBytes) console.warn(`${join(dir, name)}: dropped a torn last line (${r.tornBytes} bytes) left by a crash`);
       if (r.skipped) console.warn(`${join(dir, name)}: skipped ${r.skipped} unreadable line(s)`);
-      lines.push(...r.entries);
+      segments.push(r.entries);
       if (i === names.length - 1) lastBytes = r.bytes;
     }
     const log = new FileLog(dir, await JsonlWriter.open(join(dir, segmentName(last)), o.commitIntervalMs, lastBytes), last, o);
-    for (const line of lines) log.index(line);
-    log.offset = lines.length;
+    const predictions: PredictionRecord[] = [];
+    segments.forEach((lines, i) => {
+      log.segmentStarts.set(numbers[i], log.index.next);
+      for (const line of lines) {
+        if (line.t === "o") {
+          log.recentOutcomes.push({ prediction_id: line.prediction_id, customer_id: line.customer_id, churned: line.churned });
+        } else {
+          const { t: _, ...record } = line;
+          log.remember(record);
+          predictions.push(record);
+        }
+      }
+      log.offset += lines.length;
+    });
+    if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, log.index.next);
+    log.recentPredictions.push(...predictions.slice(-o.recentSize));
+    log.recentOutcomes.splice(0, Math.max(0, log.recentOutcomes.length - o.recentSize));
     return log;
   }
 
@@ -85,29 +105,16 @@ export class FileLog implements PredictionLog {
     return this.offset + (this.retiring?.appendedSeq ?? 0) + this.writer.appendedSeq;
   }
 
-  private index(line: Line): void {
-    if (line.t === "o") {
-      this.outcomes.push({ prediction_id: line.prediction_id, customer_id: line.customer_id, churned: line.churned });
-      if (this.outcomes.length > this.o.indexSize) this.outcomes.shift();
-      return;
-    }
-    const { t: _, ...record } = line;
-    this.byId.set(record.prediction_id, record);
-    if (this.byId.size > this.o.indexSize) this.byId.delete(this.byId.keys().next().value!);
-    this.noteTrigger(record);
-  }
-
-  private noteTrigger(record: PredictionRecord): void {
+  /** What is kept in memory of a prediction: its place for outcome joins, and cooldown triggers. */
+  private remember(record: PredictionRecord): void {
+    this.index.add(record.prediction_id, record.customer_id, record.churn_probability);
     if (record.should_intervene && record.recommended_intervention) {
       this.triggered.set(`${record.customer_id}\u0000${record.recommended_intervention}`, record.at);
     }
   }
 
   private write(line: Line): void {
-    // While serving, only cooldown triggers are indexed: keeping every record in memory made
-    // garbage collection the largest part of /predict's p99. Recent predictions are joinable
-    // through the monitor; `get` and `recent` cover what was logged before this process opened it.
-    if (line.t === "p") this.noteTrigger(line);
+    if (line.t === "p") this.remember(line);
     this.writer.append(line);
     if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating) void this.rotate();
   }
@@ -124,8 +131,8 @@ export class FileLog implements PredictionLog {
     return this.writer.flushed();
   }
 
-  get(id: string): PredictionRecord | undefined {
-    return this.byId.get(id);
+  find(outcome: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined {
+    return this.index.find(outcome);
   }
 
   lastTriggered(customerId: string, intervention: string): number | undefined {
@@ -135,9 +142,8 @@ export class FileLog implements PredictionLog {
   /** Cooldowns are read from the logged predictions themselves; nothing else to record. */
   record(): void {}
 
-  recent(n: number): { predictions: PredictionRecord[]; outcomes: Outcome[] } {
-    const all = [...this.byId.values()];
-    return { predictions: all.slice(-n), outcomes: this.outcomes.slice(-n) };
+  recent(): { predictions: PredictionRecord[]; outcomes: Outcome[] } {
+    return { predictions: this.recentPredictions, outcomes: this.recentOutcomes };
   }
 
   /** Starts a new segment and deletes the oldest beyond retention. */
@@ -145,6 +151,7 @@ export class FileLog implements PredictionLog {
     this.rotating = true;
     const next = await JsonlWriter.open(join(this.dir, segmentName(this.segment + 1)), this.o.commitIntervalMs);
     this.segment++;
+    this.segmentStarts.set(this.segment, this.index.next);
     this.retiring = this.writer;
     this.writer = next;
     await this.retiring.close();
@@ -152,7 +159,14 @@ export class FileLog implements PredictionLog {
     this.retiring = null;
     this.rotating = false;
     const names = (await readdir(this.dir)).filter((x) => SEGMENT.test(x)).sort();
-    for (const name of names.slice(0, Math.max(0, names.length - this.o.maxSegments))) await rm(join(this.dir, name));
+    const expired = names.slice(0, Math.max(0, names.length - this.o.maxSegments));
+    for (const name of expired) {
+      await rm(join(this.dir, name));
+      this.segmentStarts.delete(Number(SEGMENT.exec(name)![1]));
+    }
+    // Outcomes can no longer join what the deleted segments held.
+    const oldest = Number(SEGMENT.exec(names[expired.length])![1]);
+    this.index.dropBefore(this.segmentStarts.get(oldest) ?? 0);
   }
 
   async close(): Promise<void> {
