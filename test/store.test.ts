@@ -71,6 +71,26 @@ describe("prediction log", () => {
     await third.close();
   });
 
+  it("reads many segments back keeping only the newest records, and joins every prediction still held", async () => {
+    const dir = tempDir();
+    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 1_000 });
+    for (let i = 0; i < 300; i++) {
+      log.onPredictions([fakeRecord(i)]);
+      if (i % 3 === 0) log.appendOutcome({ prediction_id: id(i), churned: i % 2 === 0, at: i });
+      await log.flushed();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    await log.close();
+    expect(readdirSync(dir).length).toBeGreaterThan(20);
+    const again = await FileLog.open(dir, { recentSize: 50 });
+    const { predictions, outcomes } = again.recent();
+    expect(predictions.map((p) => p.prediction_id)).toEqual(Array.from({ length: 50 }, (_, k) => id(250 + k)));
+    expect(outcomes.map((o) => o.prediction_id)).toEqual(Array.from({ length: 50 }, (_, k) => id(150 + 3 * k)));
+    for (const i of [0, 1, 150, 299]) expect(again.find({ prediction_id: id(i) })?.churn_probability).toBe((i % 100) / 100);
+    expect(again.durableSeq).toBe(400);
+    await again.close();
+  });
+
   it("rotates segments and deletes the oldest beyond retention", async () => {
     const dir = tempDir();
     const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 3 });

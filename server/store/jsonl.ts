@@ -4,8 +4,9 @@
 import { mkdir, open, readFile, truncate, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 
-export interface ReadResult<T> {
-  entries: T[];
+export interface ReadResult {
+  /** Lines parsed and visited. */
+  count: number;
   /** A torn last line (a write cut short by a crash) was cut off the file. */
   tornBytes: number;
   /** Lines that did not parse (not produced by this writer: left in place, skipped). */
@@ -13,29 +14,41 @@ export interface ReadResult<T> {
   bytes: number;
 }
 
-/** Reads every complete line; cuts off a torn tail so that appends continue on a clean line. */
-export async function readJsonl<T>(path: string): Promise<ReadResult<T>> {
+/**
+ * Visits every complete line's entry in order, holding no more than the file's text (segments are
+ * large: an array of every entry of every segment would not fit a default heap); cuts off a torn
+ * tail so that appends continue on a clean line.
+ */
+export async function readJsonl<T>(path: string, visit: (entry: T) => void): Promise<ReadResult> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { entries: [], tornBytes: 0, skipped: 0, bytes: 0 };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { count: 0, tornBytes: 0, skipped: 0, bytes: 0 };
     throw err;
   }
   const end = text.lastIndexOf("\n") + 1;
+  const bytes = Buffer.byteLength(text.slice(0, end));
   const tornBytes = Buffer.byteLength(text.slice(end));
-  if (tornBytes > 0) await truncate(path, Buffer.byteLength(text.slice(0, end)));
-  const entries: T[] = [];
+  if (tornBytes > 0) await truncate(path, bytes);
+  let count = 0;
   let skipped = 0;
-  for (const line of text.slice(0, end).split("\n")) {
+  for (let at = 0; at < end; ) {
+    const nl = text.indexOf("\n", at);
+    const line = text.slice(at, nl);
+    at = nl + 1;
     if (!line) continue;
+    let entry: T;
     try {
-      entries.push(JSON.parse(line));
+      entry = JSON.parse(line);
     } catch {
       skipped++;
+      continue;
     }
+    count++;
+    visit(entry);
   }
-  return { entries, tornBytes, skipped, bytes: Buffer.byteLength(text.slice(0, end)) };
+  return { count, tornBytes, skipped, bytes };
 }
 
 export class JsonlWriter {

@@ -67,33 +67,31 @@ export class FileLog implements PredictionLog {
     }
     const numbers = names.map((n) => Number(SEGMENT.exec(n)![1]));
     const last = numbers.length ? numbers[numbers.length - 1] : 1;
-    const segments: Line[][] = [];
-    let lastBytes = 0;
+    const log = new FileLog(dir, await JsonlWriter.open(join(dir, segmentName(last)), o.commitIntervalMs), last, o);
+    // Segment by segment, line by line: only the index, the cooldowns and the newest records stay.
+    const keep = <T>(list: T[], item: T) => {
+      list.push(item);
+      if (list.length >= 2 * o.recentSize) list.splice(0, list.length - o.recentSize);
+    };
     for (const [i, name] of names.entries()) {
-      const r = await readJsonl<Line>(join(dir, name));
-      if (r.tornBytes) console.warn(`${join(dir, name)}: dropped a torn last line (${r.tornBytes} bytes) left by a crash`);
-      if (r.skipped) console.warn(`${join(dir, name)}: skipped ${r.skipped} unreadable line(s)`);
-      segments.push(r.entries);
-      if (i === names.length - 1) lastBytes = r.bytes;
-    }
-    const log = new FileLog(dir, await JsonlWriter.open(join(dir, segmentName(last)), o.commitIntervalMs, lastBytes), last, o);
-    const predictions: PredictionRecord[] = [];
-    segments.forEach((lines, i) => {
       log.segmentStarts.set(numbers[i], log.index.next);
-      for (const line of lines) {
+      const r = await readJsonl<Line>(join(dir, name), (line) => {
         if (line.t === "o") {
-          log.recentOutcomes.push({ prediction_id: line.prediction_id, customer_id: line.customer_id, churned: line.churned });
+          keep(log.recentOutcomes, { prediction_id: line.prediction_id, customer_id: line.customer_id, churned: line.churned });
         } else {
           const { t: _, ...record } = line;
           log.remember(record);
-          predictions.push(record);
+          keep(log.recentPredictions, record);
         }
-      }
-      log.offset += lines.length;
-    });
+      });
+      if (r.tornBytes) console.warn(`${join(dir, name)}: dropped a torn last line (${r.tornBytes} bytes) left by a crash`);
+      if (r.skipped) console.warn(`${join(dir, name)}: skipped ${r.skipped} unreadable line(s)`);
+      log.offset += r.count;
+      // The writer appends to the last segment: its size counts towards rotation.
+      if (numbers[i] === last) log.writer.bytes = r.bytes;
+    }
     if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, log.index.next);
-    log.recentPredictions.push(...predictions.slice(-o.recentSize));
-    log.recentOutcomes.splice(0, Math.max(0, log.recentOutcomes.length - o.recentSize));
+    for (const list of [log.recentPredictions, log.recentOutcomes]) list.splice(0, Math.max(0, list.length - o.recentSize));
     return log;
   }
 

@@ -70,16 +70,15 @@ export class Outbox implements PredictionObserver {
   /** Opens (and compacts) the outbox in `dir`; undelivered entries resume delivery. */
   static async open(dir: string, options: OutboxOptions = {}): Promise<Outbox> {
     const path = join(dir, "outbox.jsonl");
-    const { entries } = await readJsonl<Entry>(path);
     const items = new Map<string, Item>();
     let delivered = 0;
     let dead = 0;
-    for (const e of entries) {
+    await readJsonl<Entry>(path, (e) => {
       if (e.t === "enqueued") items.set(e.payload.prediction_id, { payload: e.payload, attempts: 0, nextAt: 0 });
       else if (e.t === "attempt") Object.assign(items.get(e.id) ?? {}, { attempts: e.attempts, nextAt: e.next_at, lastError: e.error });
       else if (e.t === "delivered" && items.delete(e.id)) delivered++;
       else if (e.t === "dead" && items.delete(e.id)) dead++;
-    }
+    });
     // Compaction: the rewritten file holds only what is still to deliver.
     const tmp = `${path}.tmp`;
     const fresh = await JsonlWriter.open(tmp, options.commitIntervalMs ?? 10);
