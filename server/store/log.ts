@@ -44,7 +44,7 @@ export class FileLog implements PredictionLog {
   private readonly recentPredictions: PredictionRecord[] = [];
   private readonly recentOutcomes: Outcome[] = [];
   private readonly triggered = new Map<string, number>();
-  /** Lines in segments closed before the current writer's. */
+  /** Lines before the current writer's first append: read at open, and in segments closed since. */
   private offset = 0;
   /** The previous writer while a rotation closes it. */
   private retiring: JsonlWriter | null = null;
@@ -163,8 +163,9 @@ export class FileLog implements PredictionLog {
       this.segmentStarts.delete(Number(SEGMENT.exec(name)![1]));
     }
     // Outcomes can no longer join what the deleted segments held.
-    const oldest = Number(SEGMENT.exec(names[expired.length])![1]);
-    this.index.dropBefore(this.segmentStarts.get(oldest) ?? 0);
+    if (expired.length > 0 && names.length > expired.length) {
+      this.index.dropBefore(this.segmentStarts.get(Number(SEGMENT.exec(names[expired.length])![1])) ?? 0);
+    }
   }
 
   async close(): Promise<void> {
