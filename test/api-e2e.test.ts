@@ -1,5 +1,8 @@
 // End to end: the real server on a loopback port, the typed client imported as a user would,
 // and plain fetch against the REST routes.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { createChurnClient, type ChurnClient } from "churn-intervention/client";
@@ -74,6 +77,29 @@ describe("cooldown", () => {
     const excluded = second.alternatives.find((a) => a.intervention === "discount_199")!;
     expect(excluded.eligible).toBe(false);
     expect(excluded.reason).toMatch(/cooldown until/);
+  });
+
+  it("holds with monitoring off too (no log observer), and across a restart on the same data", async () => {
+    const quiet = await testServer(["--monitoring", "off"]);
+    try {
+      const first = await post(`${quiet.url}/predict`, { ...SEED_REQUEST, customer_id: "cooldown-2" });
+      const second = await post(`${quiet.url}/predict`, { ...SEED_REQUEST, customer_id: "cooldown-2" });
+      expect(first.body.recommended_intervention).toBe("discount_199");
+      expect(second.body.recommended_intervention).not.toBe("discount_199");
+    } finally {
+      await quiet.close();
+    }
+    const dataDir = mkdtempSync(join(tmpdir(), "cooldown-"));
+    const before = await testServer(["--data-dir", dataDir]);
+    expect((await post(`${before.url}/predict`, { ...SEED_REQUEST, customer_id: "cooldown-3" })).body.recommended_intervention).toBe("discount_199");
+    await before.close();
+    const after = await testServer(["--data-dir", dataDir]);
+    try {
+      const again = await post(`${after.url}/predict`, { ...SEED_REQUEST, customer_id: "cooldown-3" });
+      expect(again.body.alternatives.find((a: { intervention: string }) => a.intervention === "discount_199").reason).toMatch(/cooldown until/);
+    } finally {
+      await after.close();
+    }
   });
 });
 

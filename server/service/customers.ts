@@ -48,14 +48,17 @@ export class MemoryCustomerStore implements CustomerStore {
   }
 }
 
+/** Per customer, when each intervention was last triggered (looked up with no string built). */
 export class MemoryInterventionHistory implements InterventionHistory {
-  private readonly last = new Map<string, number>();
+  private readonly last = new Map<string, Record<string, number>>();
 
   lastTriggered(customerId: string, intervention: string): number | undefined {
-    return this.last.get(`${customerId}\u0000${intervention}`);
+    return this.last.get(customerId)?.[intervention];
   }
 
   record(customerId: string, intervention: string, at: number): void {
-    this.last.set(`${customerId}\u0000${intervention}`, at);
+    const times = this.last.get(customerId);
+    if (times) times[intervention] = at;
+    else this.last.set(customerId, { [intervention]: at });
   }
 }

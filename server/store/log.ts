@@ -7,7 +7,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Outcome } from "../monitor/monitor.ts";
-import type { InterventionHistory } from "../service/customers.ts";
+import { MemoryInterventionHistory, type InterventionHistory } from "../service/customers.ts";
 import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
 import { JsonlWriter, readJsonl } from "./jsonl.ts";
 import { PredictionIndex, type JoinedPrediction } from "./prediction-index.ts";
@@ -43,7 +43,7 @@ export class FileLog implements PredictionLog {
   private readonly segmentStarts = new Map<number, number>();
   private readonly recentPredictions: PredictionRecord[] = [];
   private readonly recentOutcomes: Outcome[] = [];
-  private readonly triggered = new Map<string, number>();
+  private readonly triggers = new MemoryInterventionHistory();
   /** Lines before the current writer's first append: read at open, and in segments closed since. */
   private offset = 0;
   /** The previous writer while a rotation closes it. */
@@ -106,9 +106,7 @@ export class FileLog implements PredictionLog {
   /** What is kept in memory of a prediction: its place for outcome joins, and cooldown triggers. */
   private remember(record: PredictionRecord): void {
     this.index.add(record.prediction_id, record.customer_id, record.churn_probability);
-    if (record.should_intervene && record.recommended_intervention) {
-      this.triggered.set(`${record.customer_id}\u0000${record.recommended_intervention}`, record.at);
-    }
+    if (record.should_intervene && record.recommended_intervention) this.triggers.record(record.customer_id, record.recommended_intervention, record.at);
   }
 
   private write(line: Line): void {
@@ -134,11 +132,16 @@ export class FileLog implements PredictionLog {
   }
 
   lastTriggered(customerId: string, intervention: string): number | undefined {
-    return this.triggered.get(`${customerId}\u0000${intervention}`);
+    return this.triggers.lastTriggered(customerId, intervention);
   }
 
-  /** Cooldowns are read from the logged predictions themselves; nothing else to record. */
-  record(): void {}
+  /**
+   * The service records each trigger as it answers (so cooldowns hold even with no observers);
+   * logged predictions note the same triggers, and rebuild them at the next start.
+   */
+  record(customerId: string, intervention: string, at: number): void {
+    this.triggers.record(customerId, intervention, at);
+  }
 
   recent(): { predictions: PredictionRecord[]; outcomes: Outcome[] } {
     return { predictions: this.recentPredictions, outcomes: this.recentOutcomes };
