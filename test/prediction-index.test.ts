@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PredictionIds } from "../server/service/ids.ts";
+import { MemoryInterventionHistory } from "../server/service/customers.ts";
 import { PredictionIndex } from "../server/store/prediction-index.ts";
 
 const UUID_V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -94,9 +95,26 @@ describe("prediction index", () => {
     for (let i = 0; i < 1_000_000; i++) {
       const id = ids.next();
       if (i === 0) first = id;
-      index.add(id, `c${i % 1000}`, (i % 100) / 100);
+      index.add(id, `c${i % 5000}`, (i % 100) / 100);
     }
     expect(index.find({ prediction_id: first })).toEqual({ prediction_id: first, churn_probability: 0 });
-    expect(index.find({ customer_id: "c999" })?.churn_probability).toBe(0.99);
+    // 5,000 customers: the per-customer column grew past its first 1,024.
+    expect(index.find({ customer_id: "c4999" })).toEqual({ prediction_id: PredictionIds.format(ids.instance, 999_999), churn_probability: 0.99 });
+    expect(index.find({ customer_id: "c5000" })).toBeUndefined();
+  });
+});
+
+describe("intervention history", () => {
+  it("remembers each customer's last trigger of each intervention, for thousands of customers", () => {
+    const history = new MemoryInterventionHistory();
+    for (let c = 0; c < 3000; c++) history.record(`c${c}`, c % 2 ? "call" : "email", c);
+    history.record("c7", "call", 70);
+    expect(history.lastTriggered("c2", "email")).toBe(2); // recorded before the columns grew
+    expect(history.lastTriggered("c2999", "call")).toBe(2999);
+    expect(history.lastTriggered("c2998", "email")).toBe(2998);
+    expect(history.lastTriggered("c2998", "call")).toBeUndefined();
+    expect(history.lastTriggered("c7", "call")).toBe(70);
+    expect(history.lastTriggered("nobody", "call")).toBeUndefined();
+    expect(history.lastTriggered("c1", "upgrade")).toBeUndefined();
   });
 });

@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "csv-parse/sync";
 import type { RawValue } from "../features/pipeline.ts";
+import { CustomerColumn, CustomerTable } from "./customer-table.ts";
 
 export interface CustomerStore {
   get(customerId: string): Record<string, RawValue> | undefined;
@@ -48,17 +49,20 @@ export class MemoryCustomerStore implements CustomerStore {
   }
 }
 
-/** Per customer, when each intervention was last triggered (looked up with no string built). */
+/** When each intervention was last triggered, per customer (a column per intervention). */
 export class MemoryInterventionHistory implements InterventionHistory {
-  private readonly last = new Map<string, Record<string, number>>();
+  private readonly last = new Map<string, CustomerColumn>();
+
+  /** `customers` may be shared with other per-customer state (the log's index shares it). */
+  constructor(private readonly customers = new CustomerTable()) {}
 
   lastTriggered(customerId: string, intervention: string): number | undefined {
-    return this.last.get(customerId)?.[intervention];
+    return this.last.get(intervention)?.get(this.customers.find(customerId));
   }
 
   record(customerId: string, intervention: string, at: number): void {
-    const times = this.last.get(customerId);
-    if (times) times[intervention] = at;
-    else this.last.set(customerId, { [intervention]: at });
+    let column = this.last.get(intervention);
+    if (!column) this.last.set(intervention, (column = new CustomerColumn()));
+    column.set(this.customers.numberOf(customerId), at);
   }
 }

@@ -7,6 +7,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Outcome } from "../monitor/monitor.ts";
+import { CustomerTable } from "../service/customer-table.ts";
 import { MemoryInterventionHistory, type InterventionHistory } from "../service/customers.ts";
 import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
 import { JsonlWriter, readJsonl } from "./jsonl.ts";
@@ -38,12 +39,14 @@ const SEGMENT = /^segment-(\d{8})\.jsonl$/;
 const segmentName = (n: number) => `segment-${String(n).padStart(8, "0")}.jsonl`;
 
 export class FileLog implements PredictionLog {
-  private readonly index = new PredictionIndex();
+  /** Customers numbered once for both per-customer tables: latest prediction and cooldowns. */
+  private readonly customers = new CustomerTable();
+  private readonly index = new PredictionIndex(this.customers);
   /** The index position of each segment's first prediction, to forget them with the segment. */
   private readonly segmentStarts = new Map<number, number>();
   private readonly recentPredictions: PredictionRecord[] = [];
   private readonly recentOutcomes: Outcome[] = [];
-  private readonly triggers = new MemoryInterventionHistory();
+  private readonly triggers = new MemoryInterventionHistory(this.customers);
   /** Lines before the current writer's first append: read at open, and in segments closed since. */
   private offset = 0;
   /** The previous writer while a rotation closes it. */

@@ -2,6 +2,7 @@
 // prediction's churn probability by position (8 bytes each, in one typed array) and each
 // customer's latest prediction. Positions come from the prediction ids (see service/ids.ts), so
 // no object is kept per prediction; a prediction whose id has another format is not joinable.
+import { CustomerColumn, CustomerTable } from "../service/customer-table.ts";
 import { PredictionIds } from "../service/ids.ts";
 
 export interface JoinedPrediction {
@@ -26,7 +27,11 @@ export class PredictionIndex {
   /** One past the newest position. */
   private end = 0;
   private readonly runs: Run[] = [];
-  private readonly latestOf = new Map<string, number>();
+  /** Each customer's latest position. */
+  private readonly latest = new CustomerColumn();
+
+  /** `customers` may be shared with other per-customer state (the log's cooldowns share it). */
+  constructor(private readonly customers = new CustomerTable()) {}
 
   /** The position the next new prediction takes. */
   get next(): number {
@@ -47,11 +52,13 @@ export class PredictionIndex {
     this.probabilities.fill(NaN, this.end - this.first, at - this.first);
     this.probabilities[at - this.first] = probability;
     this.end = at + 1;
-    this.latestOf.set(customerId, at);
+    this.latest.set(this.customers.numberOf(customerId), at);
   }
 
   find(o: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined {
-    const at = o.prediction_id !== undefined ? this.positionOf(o.prediction_id) : o.customer_id !== undefined ? this.latestOf.get(o.customer_id) : undefined;
+    const at = o.prediction_id !== undefined
+      ? this.positionOf(o.prediction_id)
+      : o.customer_id !== undefined ? this.latest.get(this.customers.find(o.customer_id)) : undefined;
     if (at === undefined || at < this.first || at >= this.end) return undefined;
     const p = this.probabilities[at - this.first];
     if (Number.isNaN(p)) return undefined;
@@ -64,7 +71,7 @@ export class PredictionIndex {
     if (cut <= 0) return;
     this.probabilities.copyWithin(0, cut, this.end - this.first);
     this.first += cut;
-    for (const [customer, at] of this.latestOf) if (at < this.first) this.latestOf.delete(customer);
+    this.latest.clearBelow(this.first);
   }
 
   private positionOf(predictionId: string): number | undefined {
