@@ -62,9 +62,8 @@ export class Monitor implements PredictionObserver {
   private readonly o: Required<MonitorOptions>;
   private readonly started = Date.now();
   private requests = 0;
-  private reference: Reference | null = null;
-  /** The reference samples sorted once per bundle: every KS test reuses them. */
-  private sortedReference: { numeric: Map<string, Float64Array>; effects: Map<string, Float64Array> } | null = null;
+  /** The bundle's reference, its samples sorted once: every KS test reuses them. */
+  private reference: { numeric: Map<string, Float64Array>; effects: Map<string, Float64Array>; categories: Reference["categories"] } | null = null;
   private modelVersion: string | null = null;
   private readonly inputs: InputWindow;
   private readonly effects = new Map<string, NumberWindow>();
@@ -84,10 +83,9 @@ export class Monitor implements PredictionObserver {
   /** The bundle's reference distributions; called at start and after every reload. */
   setBundle(version: string, reference: Reference): void {
     this.modelVersion = version;
-    this.reference = reference;
     const sortAll = (samples: Record<string, number[]>) => new Map(Object.entries(samples).map(([k, v]) => [k, sorted(v)]));
-    this.sortedReference = { numeric: sortAll(reference.numeric), effects: sortAll(reference.effects) };
-    this.inputs.configure(Object.keys(reference.numeric), Object.fromEntries(Object.entries(reference.categories).map(([f, c]) => [f, Object.keys(c)])));
+    this.reference = { numeric: sortAll(reference.numeric), effects: sortAll(reference.effects), categories: reference.categories };
+    this.inputs.configure(reference);
   }
 
   observeLatency(operation: string, ms: number): void {
@@ -154,10 +152,10 @@ export class Monitor implements PredictionObserver {
     const ref = this.reference;
     if (!ref) return [];
     const out: MetricsSnapshot["feature_drift"] = [];
-    for (const [feature, sample] of this.sortedReference!.numeric) {
-      const values = this.inputs.numbers(feature);
+    for (const [feature, sample] of ref.numeric) {
+      const values = this.inputs.sortedNumbers(feature);
       // The asymptotic Kolmogorov distribution: cheap enough to recompute every second.
-      const r = values.length >= this.o.driftMinimum && sample.length > 0 ? ks2sampSorted(sorted(values), sample, "asymp") : null;
+      const r = values.length >= this.o.driftMinimum && sample.length > 0 ? ks2sampSorted(values, sample, "asymp") : null;
       out.push({ feature, test: "ks", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: values.length, drifted: r !== null && r.pValue < this.o.driftAlertP });
     }
     for (const [feature, counts] of Object.entries(ref.categories)) {
@@ -170,8 +168,8 @@ export class Monitor implements PredictionObserver {
   }
 
   private effectDrift(): MetricsSnapshot["effect_drift"] {
-    if (!this.sortedReference) return [];
-    return [...this.sortedReference.effects].map(([intervention, sample]) => {
+    if (!this.reference) return [];
+    return [...this.reference.effects].map(([intervention, sample]) => {
       const live = this.effects.get(intervention)?.values() ?? new Float64Array(0);
       const enough = live.length >= this.o.driftMinimum && sample.length > 0;
       const r = enough ? ks2sampSorted(sorted(live), sample, "asymp") : null;

@@ -2,6 +2,7 @@
 // survives into the old generation, so a busy server's heap stays flat and garbage collection
 // stays short (per-request window objects had made old-space collections the largest part of
 // /predict's p99).
+import type { Reference } from "../bundle/files.ts";
 import type { PredictionRecord } from "../service/observer.ts";
 
 /** Slots of a fixed-size ring: where the next value goes, and how many are held. */
@@ -73,11 +74,12 @@ export class InputWindow {
   }
 
   /** Columns for a reference's features; a column that stays the same keeps its values. */
-  configure(numeric: string[], categories: Record<string, string[]>): void {
+  configure(reference: Reference): void {
     const oldNumeric = this.numeric;
     const oldCategorical = this.categorical;
-    this.numeric = numeric.map((feature) => oldNumeric.find((c) => c.feature === feature) ?? { feature, values: new Float64Array(this.size).fill(NaN) });
-    this.categorical = Object.entries(categories).map(([feature, cats]) => {
+    this.numeric = Object.keys(reference.numeric).map((feature) => oldNumeric.find((c) => c.feature === feature) ?? { feature, values: new Float64Array(this.size).fill(NaN) });
+    this.categorical = Object.entries(reference.categories).map(([feature, counts]) => {
+      const cats = Object.keys(counts);
       const old = oldCategorical.find((c) => c.feature === feature);
       const same = old !== undefined && old.categories.join("\u0000") === cats.join("\u0000");
       return same ? old : { feature, categories: cats, codes: new Int16Array(this.size).fill(-1) };
@@ -96,13 +98,14 @@ export class InputWindow {
     }
   }
 
-  /** The sent values of a numeric feature in the window. */
-  numbers(feature: string): number[] {
-    const column = this.numeric.find((c) => c.feature === feature)?.values;
-    const out: number[] = [];
-    if (!column) return out;
-    for (let i = 0; i < this.slots.count; i++) if (!Number.isNaN(column[i])) out.push(column[i]);
-    return out;
+  /** The sent values of a numeric feature in the window, sorted ascending (a fresh array). */
+  sortedNumbers(feature: string): Float64Array {
+    const column = this.numeric.find((c) => c.feature === feature)?.values.subarray(0, this.slots.count);
+    // NaN (not sent) sorts last in a typed array: the sent values are the prefix.
+    const values = column ? Float64Array.from(column).sort() : new Float64Array(0);
+    let n = values.length;
+    while (n > 0 && Number.isNaN(values[n - 1])) n--;
+    return values.subarray(0, n);
   }
 
   /** Counts of each of the feature's reference categories in the window, in their order. */
