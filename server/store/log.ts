@@ -83,7 +83,9 @@ export class FileLog implements PredictionLog {
           keep(log.recentOutcomes, { prediction_id: line.prediction_id, customer_id: line.customer_id, churned: line.churned });
         } else {
           const { t: _, ...record } = line;
-          log.remember(record);
+          log.index.add(record.prediction_id, record.customer_id, record.churn_probability);
+          // Cooldowns are rebuilt from the logged recommendations; while serving, record() keeps them.
+          if (record.should_intervene && record.recommended_intervention) log.record(record.customer_id, record.recommended_intervention, record.at);
           keep(log.recentPredictions, record);
         }
       });
@@ -106,14 +108,8 @@ export class FileLog implements PredictionLog {
     return this.offset + (this.retiring?.appendedSeq ?? 0) + this.writer.appendedSeq;
   }
 
-  /** What is kept in memory of a prediction: its place for outcome joins, and cooldown triggers. */
-  private remember(record: PredictionRecord): void {
-    this.index.add(record.prediction_id, record.customer_id, record.churn_probability);
-    if (record.should_intervene && record.recommended_intervention) this.triggers.record(record.customer_id, record.recommended_intervention, record.at);
-  }
-
   private write(line: Line): void {
-    if (line.t === "p") this.remember(line);
+    if (line.t === "p") this.index.add(line.prediction_id, line.customer_id, line.churn_probability);
     this.writer.append(line);
     if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating) void this.rotate();
   }
@@ -138,10 +134,7 @@ export class FileLog implements PredictionLog {
     return this.triggers.lastTriggered(customerId, intervention);
   }
 
-  /**
-   * The service records each trigger as it answers (so cooldowns hold even with no observers);
-   * logged predictions note the same triggers, and rebuild them at the next start.
-   */
+  /** The service records each trigger as it answers (so cooldowns hold even with no observers). */
   record(customerId: string, intervention: string, at: number): void {
     this.triggers.record(customerId, intervention, at);
   }
