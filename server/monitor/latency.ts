@@ -86,10 +86,6 @@ export class LatencyTracker {
     op.record(ms, now);
   }
 
-  operations(): string[] {
-    return [...this.ops.keys()];
-  }
-
   /** Per operation: the sliding window's summary, plus `since_start`. */
   snapshot(now = Date.now()): Record<string, LatencySummary & { since_start: LatencySummary }> {
     const out: Record<string, LatencySummary & { since_start: LatencySummary }> = {};

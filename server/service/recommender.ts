@@ -39,8 +39,6 @@ export interface RecommenderOptions {
   core?: WasmCore;
   /** Called with every bundle put in service (at open and after each reload). */
   onBundle?: (bundle: Bundle) => void;
-  /** Where prediction ids come from; a fresh process prefix otherwise. */
-  ids?: PredictionIds;
 }
 
 interface Scored {
@@ -70,7 +68,8 @@ export class Recommender implements ChurnService {
   private readonly history: InterventionHistory;
   private readonly observers: PredictionObserver[];
   private readonly maxBatch: number;
-  private readonly ids: PredictionIds;
+  /** This process's prediction ids. */
+  private readonly ids = new PredictionIds();
   /** What applies to a request without options, computed once per bundle. */
   private defaults: { bundle: Bundle; applied: Applied } | null = null;
 
@@ -81,7 +80,6 @@ export class Recommender implements ChurnService {
     this.history = options.history ?? new MemoryInterventionHistory();
     this.observers = options.observers ?? [];
     this.maxBatch = options.maxBatchCustomers ?? 10_000;
-    this.ids = options.ids ?? new PredictionIds();
   }
 
   /** Loads the bundle (refusing a bad one with the file and the problem) and starts serving. */
