@@ -20,6 +20,14 @@ export class CustomerTable {
   }
 }
 
+/** `values` with room for `length` numbers: the same array, or a copy of its first `used` in one at least twice as long. */
+export function growTo(values: Float64Array<ArrayBuffer>, length: number, used = values.length, fill = NaN): Float64Array<ArrayBuffer> {
+  if (length <= values.length) return values;
+  const grown = new Float64Array(Math.max(length, values.length * 2)).fill(fill);
+  grown.set(values.subarray(0, used));
+  return grown;
+}
+
 /** A number per customer (by table number), growing as customers come; NaN where none is known. */
 export class CustomerColumn {
   private values = new Float64Array(1024).fill(NaN);
@@ -31,11 +39,7 @@ export class CustomerColumn {
   }
 
   set(customer: number, value: number): void {
-    if (customer >= this.values.length) {
-      const grown = new Float64Array(Math.max(customer + 1, this.values.length * 2)).fill(NaN);
-      grown.set(this.values);
-      this.values = grown;
-    }
+    this.values = growTo(this.values, customer + 1);
     this.values[customer] = value;
   }
 

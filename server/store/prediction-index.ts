@@ -2,7 +2,7 @@
 // prediction's churn probability by position (8 bytes each, in one typed array) and each
 // customer's latest prediction. Positions come from the prediction ids (see service/ids.ts), so
 // no object is kept per prediction; a prediction whose id has another format is not joinable.
-import { CustomerColumn, CustomerTable } from "../service/customer-table.ts";
+import { CustomerColumn, CustomerTable, growTo } from "../service/customer-table.ts";
 import { PredictionIds } from "../service/ids.ts";
 
 export interface JoinedPrediction {
@@ -47,7 +47,7 @@ export class PredictionIndex {
       this.runs.push((run = { instance: id.instance, base: this.end - id.seq, from: this.end }));
     }
     const at = run.base + id.seq;
-    this.reserve(at + 1 - this.first);
+    this.probabilities = growTo(this.probabilities, at + 1 - this.first, this.end - this.first);
     // Sequence numbers skipped (predictions never logged) stay unjoinable.
     this.probabilities.fill(NaN, this.end - this.first, at - this.first);
     this.probabilities[at - this.first] = probability;
@@ -89,12 +89,5 @@ export class PredictionIndex {
     let k = this.runs.length - 1;
     while (this.runs[k].from > position) k--;
     return PredictionIds.format(this.runs[k].instance, position - this.runs[k].base);
-  }
-
-  private reserve(length: number): void {
-    if (length <= this.probabilities.length) return;
-    const grown = new Float64Array(Math.max(length, this.probabilities.length * 2));
-    grown.set(this.probabilities.subarray(0, this.end - this.first));
-    this.probabilities = grown;
   }
 }
