@@ -144,7 +144,7 @@ function constantRate(send: Send, rate: number, seconds: number): Promise<RateRe
 }
 
 /** A 2 s warm-up, then `RUNS` runs of 5 s; the median run's p99 is the figure (this box is noisy). */
-async function fixedRateRow(label: string, server: Server, sender: { send: Send; close: () => void }, rate = RATE): Promise<BenchRow> {
+async function fixedRateRow(label: string, server: Server, sender: { send: Send; close: () => void }, rate: number, base?: BenchRow): Promise<BenchRow> {
   await constantRate(sender.send, rate, 2);
   const runs: (RateResult & { cpuUs: number | null })[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(await withCpu(server, (r) => r.requests, () => constantRate(sender.send, rate, 5)));
@@ -152,7 +152,9 @@ async function fixedRateRow(label: string, server: Server, sender: { send: Send;
   runs.sort((a, b) => a.p99 - b.p99);
   const median = runs[Math.floor(RUNS / 2)];
   return {
-    target: label, "req/s": rate, "p50 ms": median.p50, "p99 ms": median.p99, "p99 of each run": runs.map((r) => r.p99.toFixed(2)).join(" / "),
+    target: label, "req/s": rate, "p50 ms": median.p50, "p99 ms": median.p99,
+    "p99 vs hello-world": base ? `${(median.p99 / (base["p99 ms"] as number)).toFixed(1)}x` : "",
+    "p99 of each run": runs.map((r) => r.p99.toFixed(2)).join(" / "),
     "max ms": Math.max(...runs.map((r) => r.max)), "server CPU µs/req": median.cpuUs ?? "n/a", "generator CPU µs/req": median.generatorUs,
     errors: runs.reduce((s, r) => s + r.errors, 0),
   };
@@ -188,12 +190,14 @@ export default async function run(): Promise<void> {
   const on = await service("on");
   const off = await service("off");
   try {
+    const hello2000 = await fixedRateRow("hello-world", hello, restSender(`${hello.url}/`), RATE);
+    const hello500 = await fixedRateRow("hello-world", hello, restSender(`${hello.url}/`), TRPC_RATE);
     printTable(`Single predictions at a constant rate (open loop, keep-alive; ${RUNS} runs of 5 s after a 2 s warm-up)`, [
-      await fixedRateRow("hello-world", hello, restSender(`${hello.url}/`)),
-      await fixedRateRow("REST POST /predict", on, restSender(`${on.url}/predict`)),
-      await fixedRateRow("REST POST /predict, monitoring off", off, restSender(`${off.url}/predict`)),
-      await fixedRateRow("hello-world", hello, restSender(`${hello.url}/`), TRPC_RATE),
-      await fixedRateRow("tRPC client predict (httpBatchLink)", on, trpcSender(on.url), TRPC_RATE),
+      hello2000,
+      await fixedRateRow("REST POST /predict", on, restSender(`${on.url}/predict`), RATE, hello2000),
+      await fixedRateRow("REST POST /predict, monitoring off", off, restSender(`${off.url}/predict`), RATE, hello2000),
+      hello500,
+      await fixedRateRow("tRPC client predict (httpBatchLink)", on, trpcSender(on.url), TRPC_RATE, hello500),
     ]);
 
     const h = await flatOut(hello, "/");
@@ -218,7 +222,9 @@ export default async function run(): Promise<void> {
     );
     client.close();
     const p = percentiles(samples);
-    printTable("tRPC client flat out (httpBatchLink), 32 concurrent calls", [{ "calls/s": Math.round(samples.length / 5), "p50 ms": p.p50, "p99 ms": p.p99 }]);
+    printTable("tRPC client flat out (httpBatchLink), 32 concurrent calls", [
+      { "calls/s": Math.round(samples.length / 5), "p50 ms": p.p50, "p99 ms": p.p99, "vs hello-world": `${(samples.length / 5 / h.requests.average).toFixed(2)}x` },
+    ]);
 
     const customers = readCsvRecords(1000);
     const t0 = performance.now();
