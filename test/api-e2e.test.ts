@@ -79,6 +79,22 @@ describe("cooldown", () => {
     expect(excluded.reason).toMatch(/cooldown until/);
   });
 
+  it("a dry run answers the same but records nothing: no log line, no workflow entry, no cooldown", async () => {
+    const before = { logged: server.app.log.appendedSeq, recorded: server.app.outbox.status().recorded };
+    const dry = { ...SEED_REQUEST, customer_id: "dry-1", options: { dry_run: true } };
+    const first = await client.predict.mutate(dry);
+    const second = (await post(`${server.url}/batch-predict`, { customers: [dry] })).body.results[0];
+    expect(first.recommended_intervention).toBe("discount_199");
+    expect(second.recommended_intervention).toBe("discount_199");
+    expect(server.app.log.appendedSeq).toBe(before.logged);
+    expect(server.app.outbox.status().recorded).toBe(before.recorded);
+    // The first real prediction is the one that acts.
+    const real = await client.predict.mutate({ ...SEED_REQUEST, customer_id: "dry-1" });
+    expect(real.recommended_intervention).toBe("discount_199");
+    expect(server.app.log.appendedSeq).toBe(before.logged + 1);
+    expect(server.app.outbox.status().recorded).toBe(before.recorded + 1);
+  });
+
   it("holds with monitoring off too (no log observer), and across a restart on the same data", async () => {
     const quiet = await testServer(["--monitoring", "off"]);
     try {

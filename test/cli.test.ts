@@ -80,6 +80,31 @@ describe("churn predict", () => {
     expect(r.stderr).toMatch(/2000 customers scored: intervene \d+, total cost \d+\.\d\d/);
   });
 
+  it("with a budget against a server, triggers exactly the interventions its output lists", async () => {
+    const server = await testServer();
+    const out = join(dir, "budget-remote.csv");
+    const child = spawn(process.execPath, ["dist/client/cli.js", "predict", "--input", "models/sample_customers.csv", "--server", server.url, "--chunk", "300", "--budget", "500", "--output", out], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise((r) => child.on("exit", r));
+    const recorded = server.app.outbox.status().recorded;
+    const logged = server.app.log.appendedSeq;
+    await server.close();
+    expect(code, stderr).toBe(0);
+    const rows = readFileSync(out, "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
+    const intervene = rows.filter((r) => r[4] === "true");
+    expect(intervene.length).toBeGreaterThan(0);
+    // The dry run that planned the allocation logged and triggered nothing.
+    expect(logged).toBe(2000);
+    expect(recorded).toBe(intervene.length);
+    expect(intervene.reduce((s, r) => s + Number(r[9]), 0)).toBeLessThanOrEqual(500 + 1e-9);
+    // Chunked, the allocation picks what one batch of the whole file picks (in-process, fresh cooldowns).
+    const whole = churn("predict", "--input", "models/sample_customers.csv", "--local", "--chunk", "2000", "--budget", "500", "--output", join(dir, "budget-whole.csv"));
+    expect(whole.code, whole.stderr).toBe(0);
+    const wholeRows = readFileSync(join(dir, "budget-whole.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
+    expect(rows.map((r) => r[5])).toEqual(wholeRows.map((r) => r[5]));
+  });
+
   it("scores against a running server (Node 20: no global WebSocket needed)", async () => {
     const server = await testServer();
     const out = join(dir, "remote.csv");
@@ -93,7 +118,8 @@ describe("churn predict", () => {
     expect(stderr).toMatch(/2000 customers scored/);
   });
 
-  it("needs either --server or --local", () => {
+  it("needs either --server or --local, and --budget for --require-significance", () => {
     expect(churn("predict", "--input", "models/sample_customers.csv").code).toBe(2);
+    expect(churn("predict", "--input", "models/sample_customers.csv", "--local", "--require-significance").code).toBe(2);
   });
 });

@@ -1,19 +1,24 @@
 // `churn predict`: batch scoring of a customer CSV of any size, in chunks, against a running
-// server or in-process. Without --budget rows stream out as they are scored; with it, every
-// customer's options are kept and the same allocation the service uses runs over the whole file.
+// server or in-process. Without --budget rows stream out as they are scored. With it the file is
+// read twice: a dry run (nothing logged or triggered) collects every customer's qualifying options
+// and the service's own allocation runs over the whole file; then each chunk is scored for real
+// with the share of the budget that allocation spent on it, so what the service triggers (workflow
+// entries, cooldowns) is exactly what the output says.
 import { createReadStream, readFileSync } from "node:fs";
 import { parse } from "csv-parse";
 import { allocate } from "../../server/decision/budget.ts";
+import { qualifies } from "../../server/decision/decide.ts";
 import { recordFields } from "../../server/features/csv.ts";
 import type { ChurnService } from "../../server/service/api.ts";
 import { Recommender } from "../../server/service/recommender.ts";
-import type { Alternative, BatchPredictRequest, PredictResponse } from "../../server/service/schemas.ts";
+import type { Alternative, BatchPredictRequest, PredictRequest, PredictResponse } from "../../server/service/schemas.ts";
 import { createChurnClient } from "../index.ts";
 import { args, csvCell, lineWriter, progress, required, UsageError } from "./common.ts";
 
-const USAGE = `churn predict --input customers.csv (--server URL | --local [--models DIR]) [--budget N] [--chunk 1000] [--output results.csv]
+const USAGE = `churn predict --input customers.csv (--server URL | --local [--models DIR]) [--budget N [--require-significance]] [--chunk 1000] [--output results.csv]
   The CSV needs customer_id; columns that are not feature fields of the bundle are ignored.
-  --budget allocates that total cost over the whole file, maximising expected value.`;
+  --budget allocates that total cost over the whole file, maximising expected value (policy
+  max_value); with --require-significance only interventions whose interval excludes 0 qualify.`;
 
 const HEADER = "customer_id,prediction_id,churn_probability,risk_level,should_intervene,intervention,churn_reduction,ci_lower,ci_upper,cost,expected_value,imputed_features";
 
@@ -32,15 +37,32 @@ function line(r: PredictResponse, c: Pick_ | null): string {
   ].map(csvCell).join(",");
 }
 
+/** The CSV in chunks of customers (a record without customer_id is refused with its line). */
+async function* chunks(input: string, size: number, fields: string[]): AsyncGenerator<PredictRequest[]> {
+  let pending: PredictRequest[] = [];
+  let lineNo = 1;
+  for await (const rec of createReadStream(input).pipe(parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<Record<string, string>>) {
+    lineNo++;
+    if (!rec.customer_id) throw new UsageError(`${input} line ${lineNo}: no customer_id`);
+    pending.push({ customer_id: rec.customer_id, ...recordFields(rec, fields) });
+    if (pending.length >= size) {
+      yield pending;
+      pending = [];
+    }
+  }
+  if (pending.length) yield pending;
+}
+
 export async function predict(argv: string[]): Promise<void> {
   const a = args(argv, {
     input: { type: "string" }, server: { type: "string" }, local: { type: "boolean" }, models: { type: "string" },
-    budget: { type: "string" }, chunk: { type: "string" }, output: { type: "string" },
+    budget: { type: "string" }, "require-significance": { type: "boolean" }, chunk: { type: "string" }, output: { type: "string" },
   }, USAGE);
   const input = required(a.input, "--input", USAGE);
   if (!a.server === !a.local) throw new UsageError(`give either --server URL or --local\n\n${USAGE}`);
   const budget = a.budget === undefined ? undefined : Number(a.budget);
   if (budget !== undefined && !(budget >= 0)) throw new UsageError(`--budget must be a non-negative number\n\n${USAGE}`);
+  if (a["require-significance"] && budget === undefined) throw new UsageError(`--require-significance goes with --budget\n\n${USAGE}`);
   const chunk = Number(a.chunk ?? "1000");
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 10_000) throw new UsageError(`--chunk must be an integer in 1..10000\n\n${USAGE}`);
   let total: number;
@@ -63,51 +85,52 @@ export async function predict(argv: string[]): Promise<void> {
     [fields, close] = [health.bundle?.fields ?? [], () => client.close()];
   }
 
-  const bar = progress(total);
+  const settings = { policy: "max_value" as const, requireSignificance: a["require-significance"] === true };
+  const options = budget === undefined ? undefined : { policy: settings.policy, require_significance: settings.requireSignificance };
+  const bar = progress(budget === undefined ? total : 2 * total);
   const out = lineWriter(a.output);
-  out.write(HEADER);
-  const held: { response: PredictResponse; options: Pick_[] }[] = [];
   const picked: Pick_[] = [];
+  let progressed = 0;
   let count = 0;
-  let lineNo = 1;
-  const score = async (records: Record<string, string>[]) => {
-    const customers = records.map((rec) => {
-      lineNo++;
-      if (!rec.customer_id) throw new UsageError(`${input} line ${lineNo}: no customer_id`);
-      return { customer_id: rec.customer_id, ...recordFields(rec, fields) };
-    });
-    const { results } = await service.batchPredict({ customers, options: budget === undefined ? undefined : { include_alternatives: true, policy: "max_value" } });
-    for (const r of results) {
-      if (budget === undefined) {
-        const c = recommended(r);
-        if (c) picked.push(c);
-        out.write(line(r, c));
-      } else {
-        // A customer's options under a budget: what qualifies for the max_value policy.
-        const options: Pick_[] = r.should_intervene ? [recommended(r)!, ...r.alternatives.filter((x) => x.eligible && x.expected_value > 0)] : [];
-        held.push({ response: r, options });
-      }
-    }
-    count += results.length;
-    bar.update(count);
-  };
   try {
-    let pending: Record<string, string>[] = [];
-    for await (const rec of createReadStream(input).pipe(parse({ columns: true, skip_empty_lines: true }))) {
-      pending.push(rec as Record<string, string>);
-      if (pending.length >= chunk) {
-        await score(pending);
-        pending = [];
-      }
-    }
-    if (pending.length) await score(pending);
+    // What each chunk may spend: what the allocation over the whole file spent on its customers.
+    let shares: number[] | null = null;
     if (budget !== undefined) {
-      const choice = allocate(held.map((h) => h.options.map((o) => ({ cost: o.cost, value: o.expected_value }))), budget);
-      held.forEach((h, i) => {
-        const c = choice[i] < 0 ? null : h.options[choice[i]];
-        if (c) picked.push(c);
-        out.write(line(h.response, c));
+      const held: Alternative[][] = [];
+      const chunkOf: number[] = [];
+      let c = 0;
+      for await (const customers of chunks(input, chunk, fields)) {
+        const { results } = await service.batchPredict({ customers, options: { ...options, include_alternatives: true, dry_run: true } });
+        for (const r of results) {
+          // The options the service's budget allocation weighs: the choice and the other qualifying ones.
+          const chosen = recommended(r);
+          held.push(chosen ? [{ ...chosen, eligible: true, reason: null }, ...r.alternatives.filter((x) => qualifies(x, settings))] : []);
+          chunkOf.push(c);
+        }
+        c++;
+        bar.update((progressed += results.length));
+      }
+      shares = new Array<number>(c).fill(0);
+      allocate(held.map((h) => h.map((o) => ({ cost: o.cost, value: o.expected_value }))), budget).forEach((k, i) => {
+        if (k >= 0) shares![chunkOf[i]] += held[i][k].cost;
       });
+    }
+    out.write(HEADER);
+    let planned = 0;
+    let spent = 0;
+    let c = 0;
+    for await (const customers of chunks(input, chunk, fields)) {
+      // Budget an earlier chunk left unspent carries over: the total never exceeds the plan.
+      if (shares) planned += shares[c++];
+      const { results, summary } = await service.batchPredict({ customers, options, budget: shares ? Math.max(0, planned - spent) : undefined });
+      spent += summary.total_cost;
+      for (const r of results) {
+        const chosen = recommended(r);
+        if (chosen) picked.push(chosen);
+        out.write(line(r, chosen));
+      }
+      count += results.length;
+      bar.update((progressed += results.length));
     }
   } finally {
     bar.finish();

@@ -93,6 +93,11 @@ export function score(c: Alternative, policy: DecisionSettings["policy"]): numbe
   return policy === "max_value" ? c.expected_value : c.churn_reduction;
 }
 
+/** Whether an eligible candidate passes the policy's bar: a positive score and, if required, significance. */
+export function qualifies(c: Alternative, settings: Pick<DecisionSettings, "policy" | "requireSignificance">): boolean {
+  return c.eligible && score(c, settings.policy) > 0 && (!settings.requireSignificance || c.ci_lower > 0);
+}
+
 export function decide(
   probability: number,
   values: Record<string, number | string | null>,
@@ -123,7 +128,7 @@ export function decide(
         reason,
       };
       candidates.push(candidate);
-      if (candidate.eligible && score(candidate, settings.policy) > 0 && (!settings.requireSignificance || candidate.ci_lower > 0)) {
+      if (qualifies(candidate, settings)) {
         qualifying.push(candidate);
         if (atRisk && (chosen === null || score(candidate, settings.policy) > score(chosen, settings.policy))) chosen = candidate;
       }

@@ -47,6 +47,8 @@ interface Scored {
   settings: DecisionSettings;
   confidence: number;
   includeAlternatives: boolean | undefined;
+  /** Answer only: nothing recorded, nothing triggered. */
+  dryRun: boolean;
   probability: number;
   effects: Effects | null;
   decision: Decision;
@@ -197,10 +199,10 @@ export class Recommender implements ChurnService {
     if (!resolved) return null;
     if (!batchOptions && !request.options) {
       if (this.defaults?.bundle !== bundle) this.defaults = { bundle, applied: this.applied(bundle, {}) };
-      return { request, resolved, ...this.defaults.applied, includeAlternatives: undefined };
+      return { request, resolved, ...this.defaults.applied, includeAlternatives: undefined, dryRun: false };
     }
     const options = { ...batchOptions, ...request.options };
-    return { request, resolved, ...this.applied(bundle, options), includeAlternatives: options.include_alternatives };
+    return { request, resolved, ...this.applied(bundle, options), includeAlternatives: options.include_alternatives, dryRun: options.dry_run === true };
   }
 
   /** Both models over all rows at once: one WASM call for churn, one per confidence level for effects. */
@@ -272,13 +274,15 @@ export class Recommender implements ChurnService {
     };
   }
 
-  /** After answering: cooldown history, then every observer (whose failures never fail a request). */
+  /** After answering: cooldown history, then every observer (whose failures never fail a request); dry runs skip both. */
   private deliver(bundle: Bundle, scored: Scored[], responses: PredictResponse[], operation: PredictionRecord["operation"]): void {
     const at = Date.now();
-    const records = responses.map((r, i): PredictionRecord => {
+    const records: PredictionRecord[] = [];
+    responses.forEach((r, i) => {
       const s = scored[i];
+      if (s.dryRun) return;
       if (r.should_intervene && r.recommended_intervention) this.history.record(r.customer_id, r.recommended_intervention, at);
-      return {
+      records.push({
         prediction_id: r.prediction_id,
         at,
         operation,
@@ -294,8 +298,9 @@ export class Recommender implements ChurnService {
         cost: r.cost,
         expected_value: r.expected_value,
         latency_ms: r.latency_ms,
-      };
+      });
     });
+    if (records.length === 0) return;
     for (const o of this.observers) {
       try {
         o.onPredictions(records);
@@ -306,4 +311,4 @@ export class Recommender implements ChurnService {
   }
 }
 
-type ScoredInput = Pick<Scored, "request" | "resolved" | "settings" | "confidence" | "includeAlternatives">;
+type ScoredInput = Pick<Scored, "request" | "resolved" | "settings" | "confidence" | "includeAlternatives" | "dryRun">;

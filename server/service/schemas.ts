@@ -12,6 +12,8 @@ export const PredictOptions = z
     max_cost: z.number().min(0).optional(),
     include_alternatives: z.boolean().optional(),
     require_significance: z.boolean().optional(),
+    /** Score and decide without acting: no log line, cooldown, workflow entry or monitoring. */
+    dry_run: z.boolean().optional(),
   })
   .strict();
 export type PredictOptions = z.infer<typeof PredictOptions>;
