@@ -25,13 +25,19 @@ export const FeatureValue = z.union([z.number(), z.string(), z.boolean(), z.null
  * One customer. Feature fields sit flat beside `customer_id`; which names, types and ranges are
  * allowed is the model bundle's manifest, checked by the service (every problem by field path).
  */
+export type PredictRequest = {
+  customer_id: string;
+  options?: PredictOptions;
+  [field: string]: z.infer<typeof FeatureValue> | PredictOptions | undefined;
+};
+// The type is written out because zod infers `{ options?: … } & { [field]: FeatureValue }`, which
+// no object literal with `options` satisfies: typed callers could not pass options at all.
 export const PredictRequest = z
   .object({
     customer_id: z.string().min(1).max(256),
     options: PredictOptions.optional(),
   })
-  .catchall(FeatureValue);
-export type PredictRequest = z.infer<typeof PredictRequest>;
+  .catchall(FeatureValue) as unknown as z.ZodType<PredictRequest>;
 
 export const Alternative = z.object({
   intervention: z.string(),
