@@ -53,6 +53,17 @@ describe("monitor", () => {
     expect(s.alerts).toEqual([]);
   });
 
+  it("hands subscribers the latest evaluation while it is younger than their interval", () => {
+    const m = new Monitor();
+    m.setBundle("m@1", reference);
+    const first = m.snapshot(1_000_000);
+    expect(m.recent(1000, 1_000_999)).toBe(first);
+    const next = m.recent(1000, 1_001_000);
+    expect(next).not.toBe(first);
+    expect(next.at).toBe(new Date(1_001_000).toISOString());
+    expect(m.recent(1000, 1_001_500)).toBe(next);
+  });
+
   it("computes calibration over labelled predictions with the same functions as the stats tests", () => {
     const { m, show } = joiningMonitor({ minLabelsPerClass: 10 });
     const labels: number[] = [];

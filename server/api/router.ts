@@ -27,11 +27,12 @@ export const MetricsInput = z
 export const AlertsInput = z.object({ lastEventId: z.string().nullish() }).strict().default({});
 
 const monitoring = router({
-  /** A full snapshot every `interval_ms`, the first at once. */
+  /** A full snapshot every `interval_ms`: the first evaluated at once, the next younger than `interval_ms`. */
   metrics: procedure.input(MetricsInput).subscription(async function* ({ ctx, input, signal }): AsyncGenerator<MetricsSnapshot> {
+    yield ctx.app.monitor.snapshot();
     while (!signal?.aborted) {
-      yield ctx.app.monitor.snapshot();
       await sleep(input.interval_ms, signal);
+      if (!signal?.aborted) yield ctx.app.monitor.recent(input.interval_ms);
     }
   }),
   /** Alert transitions; after a reconnect, resumes after `lastEventId` (tracked ids). */

@@ -68,6 +68,8 @@ export class Monitor implements PredictionObserver {
   private readonly inputs: InputWindow;
   private readonly effects = new Map<string, NumberWindow>();
   private readonly labelled: LabelledWindow;
+  /** The latest evaluation, which subscribers share (see `recent`). */
+  private latest: { at: number; snapshot: MetricsSnapshot } | null = null;
 
   /** `join` finds an outcome's prediction: the durable log's index, which sees every prediction. */
   constructor(options: MonitorOptions = {}, private readonly join: JoinOutcome = () => undefined) {
@@ -198,7 +200,7 @@ export class Monitor implements PredictionObserver {
     for (const d of effect_drift) this.alerts.set("effect_drift", d.intervention, d.drifted, d.p_value ?? 1, this.o.driftAlertP, now);
 
     const uptime = (now - this.started) / 1000;
-    return {
+    const snapshot: MetricsSnapshot = {
       at: new Date(now).toISOString(),
       uptime_s: uptime,
       model_version: this.modelVersion,
@@ -210,5 +212,16 @@ export class Monitor implements PredictionObserver {
       effect_drift,
       alerts: this.alerts.list(),
     };
+    this.latest = { at: now, snapshot };
+    return snapshot;
+  }
+
+  /**
+   * The latest evaluation if it is younger than `maxAgeMs`, else a new one: metrics subscribers
+   * share the server's once-a-second evaluation instead of each blocking the event loop for a
+   * snapshot of its own (~1.6 ms).
+   */
+  recent(maxAgeMs: number, now = Date.now()): MetricsSnapshot {
+    return this.latest !== null && now - this.latest.at < maxAgeMs ? this.latest.snapshot : this.snapshot(now);
   }
 }
