@@ -12,7 +12,7 @@ export const PredictOptions = z
     max_cost: z.number().min(0).optional(),
     include_alternatives: z.boolean().optional(),
     require_significance: z.boolean().optional(),
-    /** Score and decide without acting: no log line, cooldown, workflow entry or monitoring. */
+    /** Score and decide without acting: no log line, cooldown or workflow entry, nothing in the monitoring windows. */
     dry_run: z.boolean().optional(),
   })
   .strict();
