@@ -19,11 +19,9 @@ export class PrometheusMetrics implements PredictionObserver {
     const m = this.monitor;
     const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void) =>
       new Gauge({ name, help, labelNames, registers: [this.registry], collect() { collect(this); } });
-    let snap: ReturnType<Monitor["snapshot"]> | null = null;
-    // One snapshot per scrape, shared by every gauge below.
-    const current = () => (snap ??= m.snapshot());
+    // Every gauge of a scrape reads the same evaluation: the server's own if under a second old.
+    const current = () => m.recent(1000);
     gauge("churn_auc", "AUC over the labelled window (absent with too few labels)", [], (g) => {
-      snap = null;
       const v = current().calibration.auc;
       if (v !== null) g.set(v);
     });
