@@ -2,8 +2,8 @@
 // run: single predictions over REST (keep-alive) at a constant 2,000 req/s and through the typed
 // tRPC client at a constant rate (latency), flat out with autocannon (throughput), with and
 // without the monitoring/log observers; /batch-predict customers/s.
-// The tRPC client (httpBatchLink over fetch) costs its caller about half a millisecond of CPU per
-// call on Node 20, so at 2,000 calls/s the load generator alone would fill a core and measure
+// The tRPC client (httpBatchLink over fetch) costs its caller 0.7-0.9 ms of CPU per call on
+// Node 20, so at 2,000 calls/s the load generator alone would fill a core and measure
 // itself: it runs at TRPC_RATE, and every row shows the generator's own CPU per request.
 // Every request is a distinct customer (the seed example's features): each one at risk gets a
 // recommendation, a cooldown and a workflow entry, as real traffic would. Servers run in child
@@ -18,10 +18,10 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { createChurnClient } from "../client/index.ts";
 import { readCsvRecords } from "../test/helpers/customers.ts";
+import { SEED_REQUEST } from "../test/helpers/server.ts";
 import { percentiles, printTable, type BenchRow } from "./table.ts";
 
-const SEED = { customer_id: "CUST-001", tenure: 12, monthly_charges: 70.5, contract_type: "Month-to-month", internet_service: "Fiber optic" };
-const seedBody = (n: number | string) => JSON.stringify({ ...SEED, customer_id: `CUST-${n}` });
+const seedBody = (n: number | string) => JSON.stringify({ ...SEED_REQUEST, customer_id: `CUST-${n}` });
 const HELLO = `require("node:http").createServer((q, s) => { q.resume(); q.on("end", () => s.end('{"ok":true}')); }).listen(0, "127.0.0.1", function () { console.log("listening on http://127.0.0.1:" + this.address().port); });`;
 const RATE = 2000;
 const TRPC_RATE = 500;
@@ -91,7 +91,7 @@ function restSender(url: string): { send: Send; close: () => void } {
 
 function trpcSender(url: string): { send: Send; close: () => void } {
   const client = createChurnClient(url);
-  const send: Send = (n) => client.predict.mutate({ ...SEED, customer_id: `CUST-${n}` }).then(() => true, () => false);
+  const send: Send = (n) => client.predict.mutate({ ...SEED_REQUEST, customer_id: `CUST-${n}` }).then(() => true, () => false);
   return { send, close: () => client.close() };
 }
 
@@ -215,7 +215,7 @@ export default async function run(): Promise<void> {
       Array.from({ length: 32 }, async () => {
         while (performance.now() < end) {
           const t0 = performance.now();
-          await client.predict.mutate({ ...SEED, customer_id: `CUST-${sequence++}` });
+          await client.predict.mutate({ ...SEED_REQUEST, customer_id: `CUST-${sequence++}` });
           samples.push(performance.now() - t0);
         }
       }),
