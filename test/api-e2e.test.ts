@@ -95,6 +95,22 @@ describe("cooldown", () => {
     expect(server.app.outbox.status().recorded).toBe(before.recorded + 1);
   });
 
+  it("a customer's own options override the batch's, the rest of the batch's still apply", async () => {
+    const batchOptions = { dry_run: true, policy: "max_value" as const, include_alternatives: true };
+    const a = { ...SEED_REQUEST, customer_id: "merge-a" };
+    const b = { ...SEED_REQUEST, customer_id: "merge-b", options: { threshold: 0.99 } };
+    const { results } = await client.batchPredict.mutate({ customers: [a, b], options: batchOptions });
+    const alone = await Promise.all([
+      client.predict.mutate({ ...a, options: batchOptions }),
+      client.predict.mutate({ ...b, options: { ...batchOptions, threshold: 0.99 } }),
+    ]);
+    const strip = ({ prediction_id: _, latency_ms: __, ...rest }: { prediction_id: string; latency_ms: number }) => rest;
+    expect(results.map(strip)).toEqual(alone.map(strip));
+    expect(results[0].should_intervene).toBe(true);
+    expect(results[1].should_intervene).toBe(false);
+    expect(results[1].alternatives.length).toBeGreaterThan(0);
+  });
+
   it("holds with monitoring off too (no log observer), and across a restart on the same data", async () => {
     const quiet = await testServer(["--monitoring", "off"]);
     try {

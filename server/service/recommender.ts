@@ -60,6 +60,12 @@ interface Applied {
   confidence: number;
 }
 
+/** The options every customer of a call starts from, and what they apply. */
+interface Base {
+  options: PredictOptions | undefined;
+  applied: Applied;
+}
+
 function runtimeName(): string {
   const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
   return deno ? `deno ${deno.version.deno}` : `node ${process.versions.node}`;
@@ -128,7 +134,7 @@ export class Recommender implements ChurnService {
     const t0 = performance.now();
     return this.holder.use((bundle) => {
       const issues: FieldIssue[] = [];
-      const input = this.resolve(bundle, request, undefined, [], issues);
+      const input = this.resolve(bundle, request, this.base(bundle, undefined), [], issues);
       if (!input) throw new RequestError("invalid request", issues);
       const [scored] = this.score(bundle, [input]);
       const response = this.respond(bundle, scored, scored.decision.chosen, performance.now() - t0);
@@ -145,7 +151,8 @@ export class Recommender implements ChurnService {
     }
     return this.holder.use((bundle) => {
       const issues: FieldIssue[] = [];
-      const inputs = request.customers.map((c, i) => this.resolve(bundle, c, request.options, ["customers", i], issues));
+      const base = this.base(bundle, request.options);
+      const inputs = request.customers.map((c, i) => this.resolve(bundle, c, base, ["customers", i], issues));
       if (issues.length) throw new RequestError("invalid request", issues);
       const scored = this.score(bundle, inputs as ScoredInput[]);
       const chosen = scored.map((s) => s.decision.chosen);
@@ -187,22 +194,21 @@ export class Recommender implements ChurnService {
     return { settings, confidence: options.confidence_level ?? o.confidenceLevel ?? d.confidence_level };
   }
 
-  private resolve(
-    bundle: Bundle,
-    request: PredictRequest,
-    batchOptions: PredictOptions | undefined,
-    path: (string | number)[],
-    issues: FieldIssue[],
-  ): ScoredInput | null {
+  /** What applies to requests with these options: without any, the bundle's defaults, computed once per bundle. */
+  private base(bundle: Bundle, options: PredictOptions | undefined): Base {
+    if (options) return { options, applied: this.applied(bundle, options) };
+    if (this.defaults?.bundle !== bundle) this.defaults = { bundle, applied: this.applied(bundle, {}) };
+    return { options, applied: this.defaults.applied };
+  }
+
+  private resolve(bundle: Bundle, request: PredictRequest, base: Base, path: (string | number)[], issues: FieldIssue[]): ScoredInput | null {
     const stored = this.options.store?.get(request.customer_id);
     const resolved = bundle.pipeline.resolve(request, stored, path, issues);
     if (!resolved) return null;
-    if (!batchOptions && !request.options) {
-      if (this.defaults?.bundle !== bundle) this.defaults = { bundle, applied: this.applied(bundle, {}) };
-      return { request, resolved, ...this.defaults.applied, includeAlternatives: undefined, dryRun: false };
-    }
-    const options = { ...batchOptions, ...request.options };
-    return { request, resolved, ...this.applied(bundle, options), includeAlternatives: options.include_alternatives, dryRun: options.dry_run === true };
+    // A customer's own options override the batch's; only then are settings worked out again.
+    const options = request.options ? { ...base.options, ...request.options } : base.options;
+    const applied = request.options ? this.applied(bundle, options!) : base.applied;
+    return { request, resolved, ...applied, includeAlternatives: options?.include_alternatives, dryRun: options?.dry_run === true };
   }
 
   /** Both models over all rows at once: one WASM call for churn, one per confidence level for effects. */
