@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { createChurnClient, type ChurnClient } from "churn-intervention/client";
+import { PredictionIds } from "../server/service/ids.ts";
 import { Recommender } from "../server/service/recommender.ts";
 import { readCsvRecords } from "./helpers/customers.ts";
 import { post, SEED_REQUEST, testServer } from "./helpers/server.ts";
@@ -80,6 +81,7 @@ describe("cooldown", () => {
   });
 
   it("a dry run answers the same but records nothing: no log line, no workflow entry, no cooldown", async () => {
+    const previous = await client.predict.mutate({ ...SEED_REQUEST, customer_id: "dry-0" });
     const before = { logged: server.app.log.appendedSeq, recorded: server.app.outbox.status().recorded };
     const dry = { ...SEED_REQUEST, customer_id: "dry-1", options: { dry_run: true } };
     const first = await client.predict.mutate(dry);
@@ -93,6 +95,9 @@ describe("cooldown", () => {
     expect(real.recommended_intervention).toBe("discount_199");
     expect(server.app.log.appendedSeq).toBe(before.logged + 1);
     expect(server.app.outbox.status().recorded).toBe(before.recorded + 1);
+    // Dry runs take no number of the logged sequence, which the log indexes by position.
+    expect(PredictionIds.parse(real.prediction_id)).toEqual({ ...PredictionIds.parse(previous.prediction_id), seq: PredictionIds.parse(previous.prediction_id)!.seq + 1 });
+    expect(PredictionIds.parse(first.prediction_id)!.instance).not.toBe(PredictionIds.parse(real.prediction_id)!.instance);
   });
 
   it("a customer's own options override the batch's, the rest of the batch's still apply", async () => {

@@ -76,8 +76,10 @@ export class Recommender implements ChurnService {
   private readonly history: InterventionHistory;
   private readonly observers: PredictionObserver[];
   private readonly maxBatch: number;
-  /** This process's prediction ids. */
+  /** This process's prediction ids: logged ones count densely, so the log indexes them by position. */
   private readonly ids = new PredictionIds();
+  /** Dry runs' ids, from a prefix of their own: they would leave gaps in the logged sequence. */
+  private readonly dryRunIds = new PredictionIds();
   /** What applies to a request without options, computed once per bundle. */
   private defaults: { bundle: Bundle; applied: Applied } | null = null;
 
@@ -262,7 +264,7 @@ export class Recommender implements ChurnService {
       ? s.decision.candidates.filter((c) => c !== chosen).sort((a, b) => score(b, policy) - score(a, policy))
       : [];
     return {
-      prediction_id: this.ids.next(),
+      prediction_id: (s.dryRun ? this.dryRunIds : this.ids).next(),
       customer_id: s.request.customer_id,
       model_version: bundle.version,
       churn_probability: s.probability,
