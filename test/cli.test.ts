@@ -118,8 +118,12 @@ describe("churn predict", () => {
     expect(stderr).toMatch(/2000 customers scored/);
   });
 
-  it("needs either --server or --local, and --budget for --require-significance", () => {
+  it("needs either --server or --local and --budget for --require-significance; names the file of a malformed CSV", () => {
     expect(churn("predict", "--input", "models/sample_customers.csv").code).toBe(2);
     expect(churn("predict", "--input", "models/sample_customers.csv", "--local", "--require-significance").code).toBe(2);
+    writeFileSync(join(dir, "ragged.csv"), "customer_id,tenure\nA,1\nB\n");
+    const ragged = churn("predict", "--input", join(dir, "ragged.csv"), "--local");
+    expect(ragged.code).toBe(2);
+    expect(ragged.stderr).toContain(`${join(dir, "ragged.csv")}: Invalid Record Length`);
   });
 });

@@ -4,7 +4,7 @@
 // and the service's own allocation runs over the whole file; then each chunk is scored for real
 // with the share of the budget that allocation spent on it, so what the service triggers (workflow
 // entries, cooldowns) is exactly what the output says.
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { parse } from "csv-parse";
 import { allocate } from "../../server/decision/budget.ts";
 import { qualifies } from "../../server/decision/decide.ts";
@@ -37,18 +37,42 @@ function line(r: PredictResponse, c: Pick_ | null): string {
   ].map(csvCell).join(",");
 }
 
+/** Lines with content, counted as the file streams by (for the progress bar; any size of file). */
+async function nonBlankLines(path: string): Promise<number> {
+  let lines = 0;
+  let content = false;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
+      if (byte === 10) {
+        if (content) lines++;
+        content = false;
+      } else if (byte !== 13 && byte !== 32 && byte !== 9) {
+        content = true;
+      }
+    }
+  }
+  return content ? lines + 1 : lines;
+}
+
 /** The CSV in chunks of customers (a record without customer_id is refused with its line). */
 async function* chunks(input: string, size: number, fields: string[]): AsyncGenerator<PredictRequest[]> {
   let pending: PredictRequest[] = [];
   let lineNo = 1;
-  for await (const rec of createReadStream(input).pipe(parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<Record<string, string>>) {
-    lineNo++;
-    if (!rec.customer_id) throw new UsageError(`${input} line ${lineNo}: no customer_id`);
-    pending.push({ customer_id: rec.customer_id, ...recordFields(rec, fields) });
-    if (pending.length >= size) {
-      yield pending;
-      pending = [];
+  const records = createReadStream(input).pipe(parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<Record<string, string>>;
+  try {
+    for await (const rec of records) {
+      lineNo++;
+      if (!rec.customer_id) throw new UsageError(`${input} line ${lineNo}: no customer_id`);
+      pending.push({ customer_id: rec.customer_id, ...recordFields(rec, fields) });
+      if (pending.length >= size) {
+        yield pending;
+        pending = [];
+      }
     }
+  } catch (err) {
+    // csv-parse's own errors (CSV_*) say what and on which line, not in which file.
+    if ((err as { code?: string }).code?.startsWith("CSV_")) throw new UsageError(`${input}: ${(err as Error).message}`);
+    throw err;
   }
   if (pending.length) yield pending;
 }
@@ -67,7 +91,7 @@ export async function predict(argv: string[]): Promise<void> {
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 10_000) throw new UsageError(`--chunk must be an integer in 1..10000\n\n${USAGE}`);
   let total: number;
   try {
-    total = readFileSync(input, "utf8").split("\n").filter((l) => l.trim() !== "").length - 1;
+    total = (await nonBlankLines(input)) - 1;
   } catch (err) {
     throw new UsageError(`cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
