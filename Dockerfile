@@ -21,4 +21,4 @@ COPY models ./models
 VOLUME ["/data"]
 EXPOSE 3000
 USER node
-CMD ["node", "dist/client/cli.js", "serve"]
+CMD ["node", "dist/cli/main.js", "serve"]

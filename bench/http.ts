@@ -45,7 +45,7 @@ async function start(args: string[]): Promise<Server> {
 }
 
 function service(monitoring: "on" | "off"): Promise<Server> {
-  return start(["dist/client/cli.js", "serve", "--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "bench-")), "--monitoring", monitoring]);
+  return start(["dist/cli/main.js", "serve", "--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "bench-")), "--monitoring", monitoring]);
 }
 
 /** CPU seconds (user + system, all threads) the process has used, where /proc tells. */

@@ -13,7 +13,7 @@ export type {
   PredictOptions,
   PredictRequest,
   PredictResponse,
-} from "../server/service/schemas.ts";
+} from "../server/contract/api.ts";
 
 export interface ChurnClientOptions {
   /** A WebSocket implementation where there is no global one (Node 20: `import { WebSocket } from "ws"`). */

@@ -3,12 +3,12 @@
 // transport. After a restart the monitoring windows are rebuilt from the log.
 import { join } from "node:path";
 import { Gauge } from "prom-client";
+import type { PredictionLog } from "./contract/storage.ts";
 import type { Config } from "./config.ts";
 import { Monitor, type MonitorOptions } from "./monitor/monitor.ts";
 import { PrometheusMetrics } from "./monitor/prometheus.ts";
-import { MemoryCustomerStore } from "./service/customers.ts";
 import { Recommender } from "./service/recommender.ts";
-import type { OutcomeRequest, OutcomeResponse } from "./service/schemas.ts";
+import { MemoryCustomerStore } from "./store/customer-file.ts";
 import { FileLog } from "./store/log.ts";
 import { Outbox } from "./store/outbox.ts";
 
@@ -17,11 +17,10 @@ export interface App {
   service: Recommender;
   monitor: Monitor;
   metrics: PrometheusMetrics;
-  log: FileLog;
+  log: PredictionLog;
   outbox: Outbox;
   /** Server-side latency of one operation (tRPC path or REST route). */
   observeLatency(operation: string, ms: number): void;
-  recordOutcomes(request: OutcomeRequest): OutcomeResponse;
   close(): Promise<void>;
 }
 
@@ -29,7 +28,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
   const store = config.customersFile ? await MemoryCustomerStore.fromCsv(config.customersFile) : undefined;
   const log = await FileLog.open(join(config.dataDir, "log"), { maxSegments: config.logSegments, maxSegmentBytes: config.logSegmentBytes });
   const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl });
-  const monitor = new Monitor(monitorOptions, (outcome) => log.find(outcome));
+  const monitor = new Monitor(monitorOptions);
   const metrics = new PrometheusMetrics(monitor, (registry) => {
     new Gauge({ name: "churn_log_durable_records", help: "Records fsynced to the prediction log", registers: [registry], collect() { this.set(log.durableSeq); } });
     new Gauge({ name: "churn_log_pending_records", help: "Records appended but not yet fsynced", registers: [registry], collect() { this.set(log.appendedSeq - log.durableSeq); } });
@@ -45,6 +44,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     modelsDir: config.modelsDir,
     store,
     history: log,
+    log,
     observers: config.monitoring ? [log, monitor, metrics, outbox] : [],
     maxBatchCustomers: config.maxBatchCustomers,
     overrides: config.threshold === undefined ? {} : { threshold: config.threshold },
@@ -65,22 +65,6 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
       if (!config.monitoring) return;
       monitor.observeLatency(operation, ms);
       metrics.observeLatency(operation, ms);
-    },
-    recordOutcomes(request) {
-      const list = "outcomes" in request ? request.outcomes : [request];
-      const result: OutcomeResponse = { matched: [], unmatched: [] };
-      list.forEach((o, index) => {
-        const outcome = { ...o, churned: o.churned === true || o.churned === 1 };
-        try {
-          const joined = monitor.recordOutcome(outcome);
-          log.appendOutcome({ ...outcome, prediction_id: joined.prediction_id, at: Date.now() });
-          metrics.outcomeRecorded();
-          result.matched.push({ index, ...joined });
-        } catch (err) {
-          result.unmatched.push({ index, reason: (err as Error).message });
-        }
-      });
-      return result;
     },
     async close() {
       clearInterval(evaluation);

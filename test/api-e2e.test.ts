@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { createChurnClient, type ChurnClient } from "churn-intervention/client";
-import { PredictionIds } from "../server/service/ids.ts";
+import { PredictionIds } from "../server/contract/ids.ts";
 import { Recommender } from "../server/service/recommender.ts";
 import { readCsvRecords } from "./helpers/customers.ts";
 import { post, SEED_REQUEST, testServer } from "./helpers/server.ts";
@@ -208,10 +208,10 @@ describe("health and documents", () => {
     expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
   });
 
-  it("serves an OpenAPI 3.1 document of the three paths", async () => {
+  it("serves an OpenAPI 3.1 document of the REST operations", async () => {
     const doc = await (await fetch(`${server.url}/openapi.json`)).json();
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths).sort()).toEqual(["/batch-predict", "/health", "/predict"]);
+    expect(Object.keys(doc.paths).sort()).toEqual(["/batch-predict", "/health", "/outcomes", "/plan-budget", "/predict"]);
     const refs = JSON.stringify(doc.paths).match(/#\/components\/schemas\/\w+/g)!;
     for (const ref of refs) expect(doc.components.schemas[ref.split("/").pop()!]).toBeTypeOf("object");
     expect(doc.components.schemas.PredictRequest.required).toContain("customer_id");

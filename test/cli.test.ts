@@ -1,4 +1,4 @@
-// The `churn` command line, run as a user would (the built dist/client/cli.js).
+// The `churn` command line, run as a user would (the built dist/cli/main.js).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { testServer } from "./helpers/server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cli-"));
 function churn(...args: string[]) {
-  const r = spawnSync(process.execPath, ["dist/client/cli.js", ...args], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["dist/cli/main.js", ...args], { encoding: "utf8", timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -83,7 +83,7 @@ describe("churn predict", () => {
   it("with a budget against a server, triggers exactly the interventions its output lists", async () => {
     const server = await testServer();
     const out = join(dir, "budget-remote.csv");
-    const child = spawn(process.execPath, ["dist/client/cli.js", "predict", "--input", "models/sample_customers.csv", "--server", server.url, "--chunk", "300", "--budget", "500", "--output", out], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, ["dist/cli/main.js", "predict", "--input", "models/sample_customers.csv", "--server", server.url, "--chunk", "300", "--budget", "500", "--output", out], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const code = await new Promise((r) => child.on("exit", r));
@@ -108,7 +108,7 @@ describe("churn predict", () => {
   it("scores against a running server (Node 20: no global WebSocket needed)", async () => {
     const server = await testServer();
     const out = join(dir, "remote.csv");
-    const child = spawn(process.execPath, ["dist/client/cli.js", "predict", "--input", "models/sample_customers.csv", "--server", server.url, "--output", out], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, ["dist/cli/main.js", "predict", "--input", "models/sample_customers.csv", "--server", server.url, "--output", out], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const code = await new Promise((r) => child.on("exit", r));

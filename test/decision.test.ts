@@ -1,8 +1,9 @@
 // The decision rules of DESIGN section 4, with property tests over random customers and effects.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Intervention } from "../server/bundle/files.ts";
-import { decide, riskLevel, score, type ArmEffect, type DecisionSettings } from "../server/decision/decide.ts";
+import type { Intervention } from "../server/contract/bundle.ts";
+import type { ArmEffect } from "../server/contract/records.ts";
+import { decide, riskLevel, score, type DecisionSettings } from "../server/decision/decide.ts";
 
 const catalog: Intervention[] = [
   { name: "email_nudge", cost: 0.5, cooldown_days: 7, rules: [] },
@@ -12,7 +13,7 @@ const catalog: Intervention[] = [
 ];
 
 const settings: DecisionSettings = {
-  threshold: 0.3, riskMedium: 0.3, riskHigh: 0.6, policy: "max_reduction", requireSignificance: false, maxCost: null, valueHorizonMonths: 12,
+  threshold: 0.3, riskMedium: 0.3, riskHigh: 0.6, policy: "max_reduction", requireSignificance: false, maxCost: null, valueField: "monthly_charges", valueHorizonMonths: 12,
 };
 
 const effect = fc

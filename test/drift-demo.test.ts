@@ -1,7 +1,7 @@
 // The drift demo is a test too: drift and calibration alerts fire on shifted traffic and resolve
 // when normal traffic returns.
 import { expect, it } from "vitest";
-import { runDriftDemo } from "../client/commands/demo.ts";
+import { runDriftDemo } from "../cli/commands/demo.ts";
 
 it("fires drift and AUC alerts on shifted traffic and resolves them afterwards", async () => {
   const events = await runDriftDemo({ log: () => {} });

@@ -3,9 +3,9 @@
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { FeatureColumns, Manifest, Scaler } from "../server/bundle/files.ts";
+import { FeatureColumns, Manifest, Scaler } from "../server/contract/bundle.ts";
 import { Pipeline } from "../server/features/pipeline.ts";
-import type { FieldIssue } from "../server/service/schemas.ts";
+import type { FieldIssue } from "../server/contract/errors.ts";
 import { readMatrix } from "./helpers/fixtures.ts";
 import { FIELDS, readCsvRecords } from "./helpers/customers.ts";
 

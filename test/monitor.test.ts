@@ -2,11 +2,13 @@
 // shifted inputs and resolves when they return, one firing event per condition, nulls (not 0)
 // while there is too little data.
 import { describe, expect, it } from "vitest";
-import type { Reference } from "../server/bundle/files.ts";
+import type { Reference } from "../server/contract/bundle.ts";
 import { Monitor } from "../server/monitor/monitor.ts";
 import { auc, brier, ece, reliability } from "../server/monitor/stats.ts";
-import { PredictionIds } from "../server/service/ids.ts";
-import type { PredictionRecord } from "../server/service/observer.ts";
+import { PredictionIds } from "../server/contract/ids.ts";
+import type { PredictionRecord } from "../server/contract/records.ts";
+import type { OutcomeInput } from "../server/contract/api.ts";
+import { recordOutcomes } from "../server/service/outcomes.ts";
 import { PredictionIndex } from "../server/store/prediction-index.ts";
 
 const ids = new PredictionIds();
@@ -28,15 +30,16 @@ const reference: Reference = {
   effects: { email_nudge: Array.from({ length: 1000 }, (_, i) => -0.05 + ((i % 21) - 10) / 1000) },
 };
 
-/** A monitor joining outcomes through an index of the predictions it is shown (as the log's in the app). */
+/** A monitor fed by the service's outcome operation, joining through an index of the predictions it is shown (as the log's in the app). */
 function joiningMonitor(options: ConstructorParameters<typeof Monitor>[0]) {
   const index = new PredictionIndex();
-  const m = new Monitor(options, (o) => index.find(o));
+  const m = new Monitor(options);
   const show = (records: PredictionRecord[]) => {
     for (const r of records) index.add(r.prediction_id, r.customer_id, r.churn_probability);
     m.onPredictions(records);
   };
-  return { m, show };
+  const outcome = (o: OutcomeInput) => recordOutcomes(index, [m], o);
+  return { m, show, outcome };
 }
 
 const contracts = ["Month-to-month", "Month-to-month", "Month-to-month", "Month-to-month", "Month-to-month", "One year", "One year", "One year", "Two year", "Two year"];
@@ -65,7 +68,7 @@ describe("monitor", () => {
   });
 
   it("computes calibration over labelled predictions with the same functions as the stats tests", () => {
-    const { m, show } = joiningMonitor({ minLabelsPerClass: 10 });
+    const { m, show, outcome } = joiningMonitor({ minLabelsPerClass: 10 });
     const labels: number[] = [];
     const scores: number[] = [];
     for (let i = 0; i < 300; i++) {
@@ -73,7 +76,7 @@ describe("monitor", () => {
       const r = record(10, p);
       show([r]);
       const y = (i * 7919) % 100 < p * 100 ? 1 : 0;
-      m.recordOutcome({ prediction_id: r.prediction_id, churned: y === 1 });
+      outcome({ prediction_id: r.prediction_id, churned: y === 1 });
       labels.push(y);
       scores.push(p);
     }
@@ -82,21 +85,21 @@ describe("monitor", () => {
     expect(c.auc).toBe(auc(labels, scores));
     expect(c.brier).toBe(brier(labels, scores));
     expect(c.ece).toBe(ece(reliability(labels, scores)));
-    expect(() => m.recordOutcome({ prediction_id: "nope", churned: true })).toThrow(/no prediction nope/);
+    expect(outcome({ prediction_id: "nope", churned: true }).unmatched).toEqual([{ index: 0, reason: expect.stringMatching(/no prediction nope/) }]);
     // By customer: the customer's latest prediction.
     const r = record(10, 0.9);
     show([r]);
-    expect(m.recordOutcome({ customer_id: r.customer_id, churned: true }).prediction_id).toBe(r.prediction_id);
+    expect(outcome({ customer_id: r.customer_id, churned: true }).matched[0].prediction_id).toBe(r.prediction_id);
   });
 
   it("joins outcomes through the log's index: by id, or the customer's latest; counts only what joined", () => {
-    const { m, show } = joiningMonitor({});
+    const { m, show, outcome } = joiningMonitor({});
     const rs = [record(1, 0.1), record(2, 0.2), record(3, 0.3)];
     rs.push({ ...record(4, 0.4), customer_id: rs[1].customer_id }); // the same customer again
     show(rs);
-    expect(m.recordOutcome({ prediction_id: rs[0].prediction_id, churned: true })).toEqual({ prediction_id: rs[0].prediction_id, churn_probability: 0.1 });
-    expect(m.recordOutcome({ customer_id: rs[1].customer_id, churned: false })).toEqual({ prediction_id: rs[3].prediction_id, churn_probability: 0.4 });
-    expect(() => m.recordOutcome({ customer_id: "nobody", churned: true })).toThrow(/no prediction for customer nobody/);
+    expect(outcome({ prediction_id: rs[0].prediction_id, churned: true }).matched).toEqual([{ index: 0, prediction_id: rs[0].prediction_id, churn_probability: 0.1 }]);
+    expect(outcome({ customer_id: rs[1].customer_id, churned: false }).matched).toEqual([{ index: 0, prediction_id: rs[3].prediction_id, churn_probability: 0.4 }]);
+    expect(outcome({ customer_id: "nobody", churned: true }).unmatched[0].reason).toMatch(/no prediction for customer nobody/);
     expect(m.snapshot().calibration).toMatchObject({ labelled: 2, positives: 1 });
   });
 
@@ -135,12 +138,12 @@ describe("monitor", () => {
   });
 
   it("alerts on p99 latency above 200 ms, and on AUC below 0.75 with enough labels", () => {
-    const { m, show } = joiningMonitor({ minLabelsPerClass: 20 });
+    const { m, show, outcome } = joiningMonitor({ minLabelsPerClass: 20 });
     for (let i = 0; i < 100; i++) m.observeLatency("predict", i < 95 ? 1 : 500);
     for (let i = 0; i < 100; i++) {
       const r = record(1, Math.random());
       show([r]);
-      m.recordOutcome({ prediction_id: r.prediction_id, churned: i % 2 === 0 });
+      outcome({ prediction_id: r.prediction_id, churned: i % 2 === 0 });
     }
     const kinds = m.snapshot().alerts.map((a) => `${a.kind}:${a.subject}`).sort();
     expect(kinds).toEqual(["auc:churn_model", "latency:predict"]);

@@ -62,7 +62,7 @@ describe("monitoring over the API", () => {
     const { status, body } = await post(`${server.url}/outcomes`, { outcomes: [...outcomes, { prediction_id: "nope", churned: true }] });
     expect(status).toBe(200);
     expect(body.matched).toHaveLength(500);
-    expect(body.unmatched).toEqual([{ index: 500, reason: "no prediction nope" }]);
+    expect(body.unmatched).toEqual([{ index: 500, reason: "no prediction nope in the log's retention" }]);
     const byCustomer = await client.recordOutcome.mutate({ customer_id: customers[0].customer_id, churned: false });
     expect(byCustomer.matched[0].prediction_id).toBe(results[0].prediction_id);
     const bad = await post(`${server.url}/outcomes`, { churned: "yes" });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Outbox } from "../server/store/outbox.ts";
-import type { PredictionRecord } from "../server/service/observer.ts";
+import type { PredictionRecord } from "../server/contract/records.ts";
 
 interface Hook {
   url: string;

@@ -2,8 +2,8 @@
 // joins outcomes to predictions by position, checked against a plain list of what was added.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PredictionIds } from "../server/service/ids.ts";
-import { MemoryInterventionHistory } from "../server/service/customers.ts";
+import { PredictionIds } from "../server/contract/ids.ts";
+import { MemoryInterventionHistory } from "../server/store/history.ts";
 import { PredictionIndex } from "../server/store/prediction-index.ts";
 
 const UUID_V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileLog } from "../server/store/log.ts";
-import { PredictionIds } from "../server/service/ids.ts";
-import type { PredictionRecord } from "../server/service/observer.ts";
+import { PredictionIds } from "../server/contract/ids.ts";
+import type { PredictionRecord } from "../server/contract/records.ts";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -35,7 +35,7 @@ describe("prediction log", () => {
     const log = await FileLog.open(dir);
     log.onPredictions(Array.from({ length: 100 }, (_, i) => fakeRecord(i)));
     log.onPredictions([fakeRecord(100, { customer_id: "vip", should_intervene: true, recommended_intervention: "retention_call", at: 42 })]);
-    log.appendOutcome({ prediction_id: id(5), churned: true, at: 1 });
+    log.onOutcomes([{ prediction_id: id(5), churned: true, at: 1, churn_probability: 0.05 }]);
     expect(log.appendedSeq).toBe(102);
     await log.flushed();
     expect(log.durableSeq).toBe(102);
@@ -48,7 +48,7 @@ describe("prediction log", () => {
     expect(again.lastTriggered("vip", "email_nudge")).toBeUndefined();
     const { predictions, outcomes } = again.recent();
     expect(predictions.map((p) => p.prediction_id)).toEqual(Array.from({ length: 10 }, (_, i) => id(91 + i)));
-    expect(outcomes).toEqual([{ prediction_id: id(5), customer_id: undefined, churned: true }]);
+    expect(outcomes).toEqual([{ prediction_id: id(5), churned: true, at: 1, churn_probability: 0.05 }]);
     expect(again.durableSeq).toBe(102);
     await again.close();
   });
@@ -76,7 +76,7 @@ describe("prediction log", () => {
     const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 1_000 });
     for (let i = 0; i < 300; i++) {
       log.onPredictions([fakeRecord(i)]);
-      if (i % 3 === 0) log.appendOutcome({ prediction_id: id(i), churned: i % 2 === 0, at: i });
+      if (i % 3 === 0) log.onOutcomes([{ prediction_id: id(i), churned: i % 2 === 0, at: i, churn_probability: (i % 100) / 100 }]);
       await log.flushed();
     }
     await new Promise((r) => setTimeout(r, 50));

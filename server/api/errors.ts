@@ -3,7 +3,7 @@
 // in the server's log. Never a stack trace in a response.
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { RequestError, type FieldIssue } from "../service/schemas.ts";
+import { RequestError, type FieldIssue } from "../contract/errors.ts";
 
 export interface ErrorBody {
   error: { code: string; message: string; issues: FieldIssue[] };

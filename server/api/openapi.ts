@@ -1,7 +1,17 @@
 // The OpenAPI 3.1 document of the REST API, generated from the same zod schemas the service and
 // the tRPC procedures use.
 import { z } from "zod";
-import { BatchPredictRequest, BatchPredictResponse, HealthResponse, PredictRequest, PredictResponse } from "../service/schemas.ts";
+import {
+  BatchPredictRequest,
+  BatchPredictResponse,
+  HealthResponse,
+  OutcomeRequest,
+  OutcomeResponse,
+  PlanBudgetRequest,
+  PlanBudgetResponse,
+  PredictRequest,
+  PredictResponse,
+} from "../contract/api.ts";
 
 const ErrorBody = z.object({
   error: z.object({
@@ -43,6 +53,22 @@ export function openApiDocument(version: string) {
           responses: { "200": { description: "One result per customer, same order, and a summary", content: json("BatchPredictResponse") }, ...errors },
         },
       },
+      "/plan-budget": {
+        post: {
+          operationId: "planBudget",
+          summary: "Allocate a budget over customers' scored options (e.g. a file scored in chunks with dry_run)",
+          requestBody: { required: true, content: json("PlanBudgetRequest") },
+          responses: { "200": { description: "Each customer's planned intervention or null, and the totals", content: json("PlanBudgetResponse") }, ...errors },
+        },
+      },
+      "/outcomes": {
+        post: {
+          operationId: "recordOutcome",
+          summary: "Observed churn for earlier predictions (by prediction_id, or a customer's latest)",
+          requestBody: { required: true, content: json("OutcomeRequest") },
+          responses: { "200": { description: "Which outcomes joined a prediction, and why the others did not", content: json("OutcomeResponse") }, ...errors },
+        },
+      },
       "/health": {
         get: {
           operationId: "health",
@@ -57,6 +83,10 @@ export function openApiDocument(version: string) {
         PredictResponse: schema(PredictResponse, "output"),
         BatchPredictRequest: schema(BatchPredictRequest, "input"),
         BatchPredictResponse: schema(BatchPredictResponse, "output"),
+        PlanBudgetRequest: schema(PlanBudgetRequest, "input"),
+        PlanBudgetResponse: schema(PlanBudgetResponse, "output"),
+        OutcomeRequest: schema(OutcomeRequest, "input"),
+        OutcomeResponse: schema(OutcomeResponse, "output"),
         HealthResponse: schema(HealthResponse, "output"),
         Error: schema(ErrorBody, "output"),
       },

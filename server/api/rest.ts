@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import type { App } from "../app.ts";
 import { CONSOLE_HTML } from "../console/page.ts";
-import { BatchPredictRequest, OutcomeRequest, PredictRequest, RequestError } from "../service/schemas.ts";
+import { BatchPredictRequest, OutcomeRequest, PlanBudgetRequest, PredictRequest } from "../contract/api.ts";
+import { RequestError } from "../contract/errors.ts";
 import { errorResponse, zodIssues } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 
@@ -86,7 +87,12 @@ const routes: Record<string, Record<string, Handler>> = {
   },
   "/outcomes": {
     POST: timed("recordOutcome", async (app, req, res) => {
-      send(res, 200, app.recordOutcomes(parse(OutcomeRequest, await readJson(req, app.config.maxBodyBytes))));
+      send(res, 200, app.service.recordOutcomes(parse(OutcomeRequest, await readJson(req, app.config.maxBodyBytes))));
+    }),
+  },
+  "/plan-budget": {
+    POST: timed("planBudget", async (app, req, res) => {
+      send(res, 200, app.service.planBudget(parse(PlanBudgetRequest, await readJson(req, app.config.maxBodyBytes))));
     }),
   },
   "/metrics": { GET: async (app, _req, res) => send(res, 200, await app.metrics.text(), app.metrics.contentType) },

@@ -1,10 +1,9 @@
-// The typed API. Procedures only adapt: each calls the one implementation in the service, the
-// app or the monitor.
+// The typed API. Procedures only adapt: each calls the one implementation in the service or the
+// monitor, through the contract's interfaces.
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import type { AlertEvent } from "../monitor/alerts.ts";
-import type { MetricsSnapshot } from "../monitor/monitor.ts";
-import { BatchPredictRequest, OutcomeRequest, PredictRequest } from "../service/schemas.ts";
+import { BatchPredictRequest, OutcomeRequest, PlanBudgetRequest, PredictRequest } from "../contract/api.ts";
+import type { AlertEvent, MetricsSnapshot } from "../contract/monitoring.ts";
 import { trpcCall } from "./errors.ts";
 import { procedure, router } from "./trpc.ts";
 
@@ -29,17 +28,17 @@ export const AlertsInput = z.object({ lastEventId: z.string().nullish() }).stric
 const monitoring = router({
   /** A full snapshot every `interval_ms`: the first evaluated at once, the next younger than `interval_ms`. */
   metrics: procedure.input(MetricsInput).subscription(async function* ({ ctx, input, signal }): AsyncGenerator<MetricsSnapshot> {
-    yield ctx.app.monitor.snapshot();
+    yield ctx.monitoring.snapshot();
     while (!signal?.aborted) {
       await sleep(input.interval_ms, signal);
-      if (!signal?.aborted) yield ctx.app.monitor.recent(input.interval_ms);
+      if (!signal?.aborted) yield ctx.monitoring.recent(input.interval_ms);
     }
   }),
   /** Alert transitions; after a reconnect, resumes after `lastEventId` (tracked ids). */
   alerts: procedure.input(AlertsInput).subscription(async function* ({ ctx, input, signal }) {
-    const queue: AlertEvent[] = ctx.app.monitor.alerts.since(input.lastEventId ?? undefined);
+    const queue: AlertEvent[] = ctx.monitoring.alertsSince(input.lastEventId ?? undefined);
     let wake: (() => void) | null = null;
-    const unsubscribe = ctx.app.monitor.alerts.subscribe((e) => {
+    const unsubscribe = ctx.monitoring.onAlert((e) => {
       queue.push(e);
       wake?.();
     });
@@ -62,12 +61,11 @@ const monitoring = router({
 });
 
 export const appRouter = router({
-  predict: procedure.input(PredictRequest).mutation(({ ctx, input }) => trpcCall(() => ctx.app.service.predict(input))),
-  batchPredict: procedure
-    .input(BatchPredictRequest)
-    .mutation(({ ctx, input }) => trpcCall(() => ctx.app.service.batchPredict(input))),
-  health: procedure.query(({ ctx }) => ctx.app.service.health()),
-  recordOutcome: procedure.input(OutcomeRequest).mutation(({ ctx, input }) => ctx.app.recordOutcomes(input)),
+  predict: procedure.input(PredictRequest).mutation(({ ctx, input }) => trpcCall(() => ctx.service.predict(input))),
+  batchPredict: procedure.input(BatchPredictRequest).mutation(({ ctx, input }) => trpcCall(() => ctx.service.batchPredict(input))),
+  planBudget: procedure.input(PlanBudgetRequest).mutation(({ ctx, input }) => ctx.service.planBudget(input)),
+  health: procedure.query(({ ctx }) => ctx.service.health()),
+  recordOutcome: procedure.input(OutcomeRequest).mutation(({ ctx, input }) => ctx.service.recordOutcomes(input)),
   monitoring,
 });
 

@@ -2,12 +2,16 @@
 // a stack trace.
 import { initTRPC } from "@trpc/server";
 import { ZodError } from "zod";
-import type { App } from "../app.ts";
-import { RequestError } from "../service/schemas.ts";
+import { RequestError } from "../contract/errors.ts";
+import type { MonitoringFeed } from "../contract/monitoring.ts";
+import type { ChurnService } from "../contract/service.ts";
 import { zodIssues } from "./errors.ts";
 
+/** What the procedures call: contract interfaces only, so the router's type needs no server code. */
 export interface ApiContext {
-  app: App;
+  service: ChurnService;
+  monitoring: MonitoringFeed;
+  observeLatency(operation: string, ms: number): void;
 }
 
 const t = initTRPC.context<ApiContext>().create({
@@ -31,6 +35,6 @@ export const procedure = t.procedure.use(async ({ ctx, path, type, next }) => {
   if (type === "subscription") return next();
   const t0 = performance.now();
   const result = await next();
-  ctx.app.observeLatency(path, performance.now() - t0);
+  ctx.observeLatency(path, performance.now() - t0);
   return result;
 });

@@ -11,14 +11,7 @@ import { WasmCore } from "../wasm/core.ts";
 import { WasmForest } from "../wasm/forest.ts";
 import { WasmGbdt } from "../wasm/gbdt.ts";
 import { Pipeline } from "../features/pipeline.ts";
-import {
-  FeatureColumns,
-  Interventions,
-  Manifest,
-  Reference,
-  Scaler,
-  type Intervention,
-} from "./files.ts";
+import { FeatureColumns, Interventions, Manifest, Reference, Scaler, type Intervention } from "../contract/bundle.ts";
 
 export class BundleError extends Error {
   constructor(
@@ -134,6 +127,10 @@ export async function loadBundle(dir: string, core: WasmCore, withoutReference =
       const problem = pipeline.checkRule(rule);
       if (problem) throw new BundleError(files.interventions, `${iv.name}: rule on "${rule.field}": ${problem}`);
     }
+  }
+  const valueField = manifest.decision.value_field;
+  if (!pipeline.numericFields.includes(valueField)) {
+    throw new BundleError("manifest.json", `decision.value_field "${valueField}" is not a numeric field (${pipeline.numericFields.join(", ")})`);
   }
   for (const field of Object.keys(reference.numeric)) {
     if (!pipeline.numericFields.includes(field)) throw new BundleError(files.reference, `numeric sample for "${field}", which is not a numeric field of the manifest`);

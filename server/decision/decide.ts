@@ -1,35 +1,28 @@
 // The decision rules (DESIGN section 4) for one customer: risk level, churn gate, each
 // intervention's reduction with its interval, eligibility (rules, cooldown, cost cap), expected
 // value, and the policy's choice.
-import type { Intervention, Rule } from "../bundle/files.ts";
-import type { Alternative } from "../service/schemas.ts";
+import type { Alternative, Policy, RiskLevel } from "../contract/api.ts";
+import type { Intervention, Rule } from "../contract/bundle.ts";
+import type { Effects } from "../contract/records.ts";
 
 export interface DecisionSettings {
   threshold: number;
   riskMedium: number;
   riskHigh: number;
-  policy: "max_reduction" | "max_value";
+  policy: Policy;
   requireSignificance: boolean;
   /** Per-customer cost cap; null for none. */
   maxCost: number | null;
+  /** Customer value = this field x `valueHorizonMonths`. */
+  valueField: string;
   valueHorizonMonths: number;
-}
-
-/** An intervention's effect vs no intervention, EconML's sign (negative = less churn). */
-export interface ArmEffect {
-  effect: number;
-  lower: number;
-  upper: number;
 }
 
 /** When each intervention was last triggered for the customer (ms epoch), for cooldowns. */
 export type LastTriggered = (intervention: string) => number | undefined;
 
-/** Each intervention's effect, by name (the forest's arms). */
-export type Effects = Record<string, ArmEffect>;
-
 export interface Decision {
-  riskLevel: "LOW" | "MEDIUM" | "HIGH";
+  riskLevel: RiskLevel;
   /** Above the churn threshold: the forest is consulted and an intervention may be chosen. */
   atRisk: boolean;
   /** Every intervention of the catalog, as the response's alternatives show them. */
@@ -41,7 +34,7 @@ export interface Decision {
 
 const DAY_MS = 86_400_000;
 
-export function riskLevel(p: number, s: DecisionSettings): "LOW" | "MEDIUM" | "HIGH" {
+export function riskLevel(p: number, s: DecisionSettings): RiskLevel {
   return p < s.riskMedium ? "LOW" : p < s.riskHigh ? "MEDIUM" : "HIGH";
 }
 
@@ -89,12 +82,12 @@ export function exclusion(
 }
 
 /** The policy's score of a candidate: what it maximises. */
-export function score(c: Alternative, policy: DecisionSettings["policy"]): number {
+export function score(c: Pick<Alternative, "churn_reduction" | "expected_value">, policy: Policy): number {
   return policy === "max_value" ? c.expected_value : c.churn_reduction;
 }
 
 /** Whether an eligible candidate passes the policy's bar: a positive score and, if required, significance. */
-export function qualifies(c: Alternative, settings: Pick<DecisionSettings, "policy" | "requireSignificance">): boolean {
+export function qualifies(c: Pick<Alternative, "eligible" | "churn_reduction" | "expected_value" | "ci_lower">, settings: Pick<DecisionSettings, "policy" | "requireSignificance">): boolean {
   return c.eligible && score(c, settings.policy) > 0 && (!settings.requireSignificance || c.ci_lower > 0);
 }
 
@@ -108,7 +101,8 @@ export function decide(
   now: number,
 ): Decision {
   const atRisk = probability > settings.threshold;
-  const customerValue = (typeof values.monthly_charges === "number" ? values.monthly_charges : 0) * settings.valueHorizonMonths;
+  const value = values[settings.valueField];
+  const customerValue = (typeof value === "number" ? value : 0) * settings.valueHorizonMonths;
   const candidates: Alternative[] = [];
   const qualifying: Alternative[] = [];
   let chosen: Alternative | null = null;

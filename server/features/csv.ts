@@ -1,9 +1,9 @@
-// CSV cells -> raw field values, for every reader of customer CSVs (batch scoring, the reference
-// builder): numeric-looking cells become numbers, empty or "nan" cells are missing (null),
+// CSV cells -> raw field values, for every reader of customer CSVs (CUSTOMERS_FILE, batch
+// scoring, the reference builder): numeric-looking cells become numbers, empty or "nan" cells are missing (null),
 // anything else stays text. Columns that are not fields are left out.
-import type { RawValue } from "./pipeline.ts";
+import type { FeatureValue } from "../contract/api.ts";
 
-export function cellValue(cell: string): RawValue {
+export function cellValue(cell: string): FeatureValue {
   const s = cell.trim();
   if (s === "" || s.toLowerCase() === "nan") return null;
   if (s === "true") return true;
@@ -12,8 +12,8 @@ export function cellValue(cell: string): RawValue {
   return Number.isNaN(n) ? cell : n;
 }
 
-export function recordFields(record: Record<string, string>, fields: readonly string[]): Record<string, RawValue> {
-  const out: Record<string, RawValue> = {};
+export function recordFields(record: Record<string, string>, fields: readonly string[]): Record<string, FeatureValue> {
+  const out: Record<string, FeatureValue> = {};
   for (const f of fields) if (f in record) out[f] = cellValue(record[f]);
   return out;
 }

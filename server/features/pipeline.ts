@@ -1,10 +1,9 @@
 // Raw customer fields -> one row of model columns, as the bundle's manifest declares them:
 // request value, else the customer store, else the manifest's imputation; one-hot categories;
 // then (x - mean) / scale. Every problem is collected with its field path.
-import type { FieldSpec, Rule, Scaler } from "../bundle/files.ts";
-import type { FieldIssue } from "../service/schemas.ts";
-
-export type RawValue = number | string | boolean | null;
+import type { FeatureValue } from "../contract/api.ts";
+import type { FieldSpec, Rule, Scaler } from "../contract/bundle.ts";
+import type { FieldIssue } from "../contract/errors.ts";
 
 /** A customer's raw fields as the models saw them (null: a category imputed to all zeros). */
 export interface Resolved {
@@ -99,21 +98,22 @@ export class Pipeline {
    */
   resolve(
     request: Record<string, unknown>,
-    stored: Record<string, RawValue> | undefined,
+    stored: Record<string, FeatureValue> | undefined,
     path: (string | number)[],
     issues: FieldIssue[],
   ): Resolved | null {
     const before = issues.length;
     for (const key of Object.keys(request)) {
-      if (!RESERVED.has(key) && !(key in this.fields)) {
+      if (!RESERVED.has(key) && !Object.hasOwn(this.fields, key)) {
         issues.push({ path: [...path, key], message: `unknown field; expected one of ${this.fieldNames.join(", ")}` });
       }
     }
     const resolved: Resolved = { values: {}, imputed: [], unknown: [] };
     for (const { field, spec, columns } of this.slots) {
       // An explicit null means "known to be missing": imputed, not looked up.
-      let raw: unknown = field in request ? request[field] : stored?.[field] ?? null;
-      const source = field in request ? "" : " (from the customer store)";
+      const sent = Object.hasOwn(request, field);
+      let raw: unknown = sent ? request[field] : stored?.[field] ?? null;
+      const source = sent ? "" : " (from the customer store)";
       if (raw === null || raw === undefined) {
         resolved.imputed.push(field);
         resolved.values[field] = spec.type === "category" ? (spec.impute === "zeros" ? null : spec.impute) : this.impute[columns[0]];

@@ -8,6 +8,7 @@ import { WebSocketServer } from "ws";
 import { createApp, type App } from "../app.ts";
 import type { Config } from "../config.ts";
 import { appRouter } from "../api/router.ts";
+import type { ApiContext } from "../api/trpc.ts";
 import { handleRest } from "../api/rest.ts";
 
 export interface RunningServer {
@@ -21,7 +22,8 @@ export interface RunningServer {
 
 export async function startServer(config: Config, app?: App): Promise<RunningServer> {
   const theApp = app ?? (await createApp(config));
-  const createContext = () => ({ app: theApp });
+  const context: ApiContext = { service: theApp.service, monitoring: theApp.monitor, observeLatency: (op, ms) => theApp.observeLatency(op, ms) };
+  const createContext = () => context;
   const trpc = createHTTPHandler({ router: appRouter, createContext, basePath: "/trpc/", maxBodySize: config.maxBodyBytes });
   const server = createServer({ keepAlive: true }, (req, res) => {
     if (req.url?.startsWith("/trpc/")) trpc(req, res);

@@ -1,20 +1,8 @@
 // Alert conditions with state: exactly one `firing` event when a condition starts to hold and
 // one `resolved` event when it stops. Event ids increase, so a subscriber can resume after a
 // reconnect from the last id it saw (a bounded history is kept).
+import type { ActiveAlert, AlertEvent } from "../contract/monitoring.ts";
 
-export interface AlertEvent {
-  id: string;
-  kind: "latency" | "auc" | "feature_drift" | "effect_drift";
-  subject: string;
-  value: number;
-  threshold: number;
-  state: "firing" | "resolved";
-  at: string;
-}
-
-export interface ActiveAlert extends Omit<AlertEvent, "at"> {
-  since: string;
-}
 
 export class Alerts {
   private seq = 0;

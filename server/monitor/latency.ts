@@ -1,19 +1,13 @@
 // Server-side latency per operation in HDR histograms (microsecond resolution, 3 significant
 // digits): since start, and over a sliding window kept as a ring of one-second histograms.
 import * as hdr from "hdr-histogram-js";
+import type { LatencySummary } from "../contract/monitoring.ts";
 
 type Histogram = ReturnType<typeof hdr.build>;
 
 const make = (): Histogram =>
   hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 
-export interface LatencySummary {
-  count: number;
-  p50_ms: number | null;
-  p95_ms: number | null;
-  p99_ms: number | null;
-  max_ms: number | null;
-}
 
 function summary(h: Histogram): LatencySummary {
   if (h.totalCount === 0) return { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };

@@ -1,12 +1,13 @@
 // The service watching itself (DESIGN section 5): latency, calibration against observed
 // outcomes, feature and treatment-effect drift against the bundle's reference, and alerts.
-// It receives every answered prediction as an observer; `snapshot()` is the console contract.
-import type { Reference } from "../bundle/files.ts";
-import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
-import type { JoinedPrediction } from "../store/prediction-index.ts";
-import { Alerts, type ActiveAlert } from "./alerts.ts";
-import { LatencyTracker, type LatencySummary } from "./latency.ts";
-import { auc, brier, chi2Contingency, ece, ks2sampSorted, reliability, sorted, type ReliabilityBin } from "./stats.ts";
+// It receives every answered prediction and every joined outcome as an observer; `snapshot()`
+// is the console contract.
+import type { Reference } from "../contract/bundle.ts";
+import type { AlertEvent, MetricsSnapshot, MonitoringFeed } from "../contract/monitoring.ts";
+import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
+import { Alerts } from "./alerts.ts";
+import { LatencyTracker } from "./latency.ts";
+import { auc, brier, chi2Contingency, ece, ks2sampSorted, reliability, sorted } from "./stats.ts";
 import { InputWindow, LabelledWindow, NumberWindow } from "./windows.ts";
 
 export interface MonitorOptions {
@@ -24,39 +25,9 @@ export interface MonitorOptions {
   driftAlertP?: number;
 }
 
-/** Finds the prediction an outcome refers to (by id, else the customer's latest). */
-export type JoinOutcome = (outcome: Outcome) => JoinedPrediction | undefined;
-
-export interface Outcome {
-  prediction_id?: string;
-  customer_id?: string;
-  churned: boolean;
-}
-
-export interface MetricsSnapshot {
-  at: string;
-  uptime_s: number;
-  model_version: string | null;
-  requests_total: number;
-  throughput_rps: number | null;
-  latency: Record<string, LatencySummary & { since_start: LatencySummary }>;
-  calibration: {
-    status: "ok" | "insufficient data";
-    labelled: number;
-    positives: number;
-    auc: number | null;
-    brier: number | null;
-    ece: number | null;
-    reliability: ReliabilityBin[];
-  };
-  feature_drift: { feature: string; test: "ks" | "chi2"; statistic: number | null; p_value: number | null; window: number; drifted: boolean }[];
-  effect_drift: { intervention: string; statistic: number | null; p_value: number | null; mean_shift: number | null; window: number; drifted: boolean }[];
-  alerts: ActiveAlert[];
-}
-
 const EMPTY_LATENCY = { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
 
-export class Monitor implements PredictionObserver {
+export class Monitor implements PredictionObserver, MonitoringFeed {
   readonly alerts = new Alerts();
   readonly latency: LatencyTracker;
   private readonly o: Required<MonitorOptions>;
@@ -71,8 +42,7 @@ export class Monitor implements PredictionObserver {
   /** The latest evaluation, which subscribers share (see `recent`). */
   private latest: { at: number; snapshot: MetricsSnapshot } | null = null;
 
-  /** `join` finds an outcome's prediction: the durable log's index, which sees every prediction. */
-  constructor(options: MonitorOptions = {}, private readonly join: JoinOutcome = () => undefined) {
+  constructor(options: MonitorOptions = {}) {
     this.o = {
       driftWindow: 1000, driftMinimum: 100, labelledWindow: 5000, minLabelsPerClass: 200, latencyWindowS: 60,
       p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, ...options,
@@ -99,16 +69,22 @@ export class Monitor implements PredictionObserver {
     for (const r of records) this.remember(r);
   }
 
+  onOutcomes(outcomes: LabelledOutcome[]): void {
+    for (const o of outcomes) this.labelled.push(o.churn_probability, o.churned);
+  }
+
   /** Rebuilds the windows from logged predictions and outcomes after a restart (oldest first). */
-  replay(records: PredictionRecord[], outcomes: Outcome[]): void {
-    for (const r of records) this.remember(r);
-    for (const o of outcomes) {
-      try {
-        this.recordOutcome(o);
-      } catch {
-        // An outcome whose prediction fell out of retention has nothing to join.
-      }
-    }
+  replay(records: PredictionRecord[], outcomes: LabelledOutcome[]): void {
+    this.onPredictions(records);
+    this.onOutcomes(outcomes);
+  }
+
+  alertsSince(lastId?: string): AlertEvent[] {
+    return this.alerts.since(lastId);
+  }
+
+  onAlert(listener: (e: AlertEvent) => void): () => void {
+    return this.alerts.subscribe(listener);
   }
 
   private remember(r: PredictionRecord): void {
@@ -120,16 +96,6 @@ export class Monitor implements PredictionObserver {
         window.push(r.effects[arm].effect);
       }
     }
-  }
-
-  /** Joins an observed outcome to its prediction; throws when there is none to join. */
-  recordOutcome(outcome: Outcome): JoinedPrediction {
-    const known = this.join(outcome);
-    if (!known) {
-      throw new Error(outcome.prediction_id ? `no prediction ${outcome.prediction_id}` : `no prediction for customer ${outcome.customer_id}`);
-    }
-    this.labelled.push(known.churn_probability, outcome.churned);
-    return known;
   }
 
   private calibration(): MetricsSnapshot["calibration"] {

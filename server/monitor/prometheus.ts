@@ -1,7 +1,7 @@
 // GET /metrics: the monitor's numbers in Prometheus text format (prom-client), base units,
 // `_total` counters, and a latency histogram whose buckets include 0.2 s (the p99 alert).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
+import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { Monitor } from "./monitor.ts";
 
 export class PrometheusMetrics implements PredictionObserver {
@@ -64,8 +64,8 @@ export class PrometheusMetrics implements PredictionObserver {
     for (const r of records) if (r.should_intervene && r.recommended_intervention) this.interventions.inc({ intervention: r.recommended_intervention });
   }
 
-  outcomeRecorded(): void {
-    this.outcomes.inc();
+  onOutcomes(outcomes: LabelledOutcome[]): void {
+    this.outcomes.inc(outcomes.length);
   }
 
   text(): Promise<string> {

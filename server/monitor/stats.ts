@@ -1,5 +1,6 @@
 // The monitoring statistics, checked against SciPy and scikit-learn (fixtures/stats):
 // two-sample Kolmogorov-Smirnov, chi-square on a 2 x k table, AUC, Brier score, ECE.
+import type { ReliabilityBin } from "../contract/monitoring.ts";
 
 export function sorted(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(values).sort();
@@ -203,12 +204,6 @@ export function brier(labels: ArrayLike<number>, scores: ArrayLike<number>): num
   return s / scores.length;
 }
 
-export interface ReliabilityBin {
-  bin: number;
-  mean_predicted: number | null;
-  observed_rate: number | null;
-  count: number;
-}
 
 /** 10 equal-width bins on [0, 1]: a score on an inner edge goes up, 1.0 into the last bin. */
 export function reliability(labels: ArrayLike<number>, scores: ArrayLike<number>, bins = 10): ReliabilityBin[] {

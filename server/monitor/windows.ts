@@ -2,8 +2,8 @@
 // survives into the old generation, so a busy server's heap stays flat and garbage collection
 // stays short (per-request window objects had made old-space collections the largest part of
 // /predict's p99).
-import type { Reference } from "../bundle/files.ts";
-import type { PredictionRecord } from "../service/observer.ts";
+import type { Reference } from "../contract/bundle.ts";
+import type { PredictionRecord } from "../contract/records.ts";
 
 /** Slots of a fixed-size ring: where the next value goes, and how many are held. */
 class RingSlots {

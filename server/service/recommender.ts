@@ -2,25 +2,31 @@
 // request -> features -> WASM core (churn, then effects) -> decision -> response -> observers.
 import { BundleHolder } from "../bundle/holder.ts";
 import type { Bundle } from "../bundle/load.ts";
-import { allocate } from "../decision/budget.ts";
-import { decide, score, type Decision, type DecisionSettings, type Effects } from "../decision/decide.ts";
+import { scoreCustomers } from "../bundle/score.ts";
+import type {
+  Alternative,
+  BatchPredictResponse,
+  CustomerBatch,
+  CustomerRequest,
+  HealthResponse,
+  OutcomeRequest,
+  OutcomeResponse,
+  PlanBudgetRequest,
+  PlanBudgetResponse,
+  PredictOptions,
+  PredictResponse,
+} from "../contract/api.ts";
+import { RequestError, type FieldIssue } from "../contract/errors.ts";
+import { PredictionIds } from "../contract/ids.ts";
+import type { Effects, PredictionObserver, PredictionRecord } from "../contract/records.ts";
+import type { ChurnService } from "../contract/service.ts";
+import type { CustomerStore, InterventionHistory, PredictionLog } from "../contract/storage.ts";
+import { decide, score, type Decision, type DecisionSettings } from "../decision/decide.ts";
 import type { Resolved } from "../features/pipeline.ts";
+import { MemoryInterventionHistory } from "../store/history.ts";
 import { WasmCore } from "../wasm/core.ts";
-import type { ChurnService } from "./api.ts";
-import { PredictionIds } from "./ids.ts";
-import { MemoryInterventionHistory, type CustomerStore, type InterventionHistory } from "./customers.ts";
-import type { PredictionObserver, PredictionRecord } from "./observer.ts";
-import {
-  RequestError,
-  type Alternative,
-  type BatchPredictRequest,
-  type BatchPredictResponse,
-  type FieldIssue,
-  type HealthResponse,
-  type PredictOptions,
-  type PredictRequest,
-  type PredictResponse,
-} from "./schemas.ts";
+import { pickWithin, planBudget } from "./budget-plan.ts";
+import { recordOutcomes } from "./outcomes.ts";
 
 export interface RecommenderOptions {
   /** The model bundle folder. */
@@ -29,7 +35,9 @@ export interface RecommenderOptions {
   store?: CustomerStore;
   /** Last trigger time of each intervention per customer (cooldowns); in memory by default. */
   history?: InterventionHistory;
-  /** Receive every answered prediction (log, monitoring, workflow). */
+  /** Where outcomes find their predictions; without one, no outcome can be joined. */
+  log?: PredictionLog;
+  /** Receive every answered prediction and joined outcome (log, monitoring, workflow). */
   observers?: PredictionObserver[];
   /** Customers per batchPredict call (10,000). */
   maxBatchCustomers?: number;
@@ -42,7 +50,7 @@ export interface RecommenderOptions {
 }
 
 interface Scored {
-  request: PredictRequest;
+  request: CustomerRequest;
   resolved: Resolved;
   settings: DecisionSettings;
   confidence: number;
@@ -132,7 +140,7 @@ export class Recommender implements ChurnService {
     };
   }
 
-  async predict(request: PredictRequest): Promise<PredictResponse> {
+  async predict(request: CustomerRequest): Promise<PredictResponse> {
     const t0 = performance.now();
     return this.holder.use((bundle) => {
       const issues: FieldIssue[] = [];
@@ -145,7 +153,7 @@ export class Recommender implements ChurnService {
     });
   }
 
-  async batchPredict(request: BatchPredictRequest): Promise<BatchPredictResponse> {
+  async batchPredict(request: CustomerBatch): Promise<BatchPredictResponse> {
     const t0 = performance.now();
     const n = request.customers.length;
     if (n > this.maxBatch) {
@@ -160,9 +168,7 @@ export class Recommender implements ChurnService {
       const chosen = scored.map((s) => s.decision.chosen);
       if (request.budget !== undefined) {
         // Within the budget, the batch maximises total expected value over the qualifying options.
-        const options = scored.map((s) => (s.decision.atRisk ? s.decision.qualifying : []));
-        const picks = allocate(options.map((o) => o.map((c) => ({ cost: c.cost, value: c.expected_value }))), request.budget);
-        picks.forEach((k, i) => (chosen[i] = k < 0 ? null : options[i][k]));
+        pickWithin(scored.map((s) => (s.decision.atRisk ? s.decision.qualifying : [])), request.budget).forEach((pick, i) => (chosen[i] = pick));
       }
       const elapsed = performance.now() - t0;
       const results = scored.map((s, i) => this.respond(bundle, s, chosen[i], elapsed));
@@ -181,6 +187,14 @@ export class Recommender implements ChurnService {
     });
   }
 
+  planBudget(request: PlanBudgetRequest): PlanBudgetResponse {
+    return planBudget(request);
+  }
+
+  recordOutcomes(request: OutcomeRequest): OutcomeResponse {
+    return recordOutcomes(this.options.log, this.observers, request);
+  }
+
   private applied(bundle: Bundle, options: PredictOptions): Applied {
     const d = bundle.manifest.decision;
     const o = this.options.overrides ?? {};
@@ -191,6 +205,7 @@ export class Recommender implements ChurnService {
       policy: options.policy ?? o.policy ?? d.policy,
       requireSignificance: options.require_significance ?? o.requireSignificance ?? d.require_significance,
       maxCost: options.max_cost ?? o.maxCost ?? d.max_cost,
+      valueField: d.value_field,
       valueHorizonMonths: o.valueHorizonMonths ?? d.value_horizon_months,
     };
     return { settings, confidence: options.confidence_level ?? o.confidenceLevel ?? d.confidence_level };
@@ -203,7 +218,7 @@ export class Recommender implements ChurnService {
     return { options, applied: this.defaults.applied };
   }
 
-  private resolve(bundle: Bundle, request: PredictRequest, base: Base, path: (string | number)[], issues: FieldIssue[]): ScoredInput | null {
+  private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[]): ScoredInput | null {
     const stored = this.options.store?.get(request.customer_id);
     const resolved = bundle.pipeline.resolve(request, stored, path, issues);
     if (!resolved) return null;
@@ -213,39 +228,11 @@ export class Recommender implements ChurnService {
     return { request, resolved, ...applied, includeAlternatives: options?.include_alternatives, dryRun: options?.dry_run === true };
   }
 
-  /** Both models over all rows at once: one WASM call for churn, one per confidence level for effects. */
+  /** Both models over all rows at once; the forest above the churn gate, or below it when alternatives are asked for. */
   private score(bundle: Bundle, inputs: ScoredInput[]): Scored[] {
-    const width = bundle.pipeline.width;
-    const rows = new Float64Array(inputs.length * width);
-    inputs.forEach((input, i) => bundle.pipeline.encode(input.resolved, rows, i * width));
-    const probabilities = bundle.churn.predict(rows, inputs.length);
-    const effects: (Effects | null)[] = inputs.map(() => null);
-    // The forest is evaluated above the churn gate, or below it when alternatives are asked for.
-    const byConfidence = new Map<number, number[]>();
-    inputs.forEach((input, i) => {
-      if (probabilities[i] > input.settings.threshold || input.includeAlternatives === true) {
-        const list = byConfidence.get(input.confidence) ?? [];
-        list.push(i);
-        byConfidence.set(input.confidence, list);
-      }
-    });
-    for (const [confidence, which] of byConfidence) {
-      const sub = new Float64Array(which.length * width);
-      which.forEach((i, k) => sub.set(rows.subarray(i * width, (i + 1) * width), k * width));
-      const result = bundle.forest.effects(sub, which.length, 1 - confidence);
-      const arms = result.contrasts.map((c) => c.t1);
-      which.forEach((i, k) => {
-        const byArm: Effects = {};
-        let finite = true;
-        for (let a = 0; a < arms.length; a++) {
-          const at = k * arms.length + a;
-          byArm[arms[a]] = { effect: result.effect[at], lower: result.lower[at], upper: result.upper[at] };
-          finite &&= Number.isFinite(result.effect[at]) && Number.isFinite(result.lower[at]) && Number.isFinite(result.upper[at]);
-        }
-        // A singular forest solve gives NaN: no effects rather than NaN in a response.
-        effects[i] = finite ? byArm : null;
-      });
-    }
+    const { probabilities, effects } = scoreCustomers(bundle, inputs.map((input) => input.resolved), (i, p) =>
+      p > inputs[i].settings.threshold || inputs[i].includeAlternatives === true ? inputs[i].confidence : null,
+    );
     const now = Date.now();
     return inputs.map((input, i) => {
       const id = input.request.customer_id;

@@ -2,28 +2,17 @@
 // in numbered segment files (group commit, see jsonl.ts). A record counts as logged once its
 // commit is fsynced — at most `commitIntervalMs` after the response; `durableSeq` tells how far
 // that is. Retention keeps the newest `maxSegments` segments, and an outcome can join any
-// prediction they hold (prediction-index.ts). The same interface could be backed by a server
-// database; this file store needs nothing but node:fs, so it runs on Node and Deno.
+// prediction they hold (prediction-index.ts). It implements the contract's `PredictionLog`, which
+// a server database could implement too; this file store needs nothing but node:fs, so it runs
+// on Node and Deno.
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Outcome } from "../monitor/monitor.ts";
-import { CustomerTable } from "../service/customer-table.ts";
-import { MemoryInterventionHistory, type InterventionHistory } from "../service/customers.ts";
-import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
+import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../contract/records.ts";
+import type { PredictionLog } from "../contract/storage.ts";
+import { CustomerTable } from "./customer-table.ts";
+import { MemoryInterventionHistory } from "./history.ts";
 import { JsonlWriter, readJsonl } from "./jsonl.ts";
-import { PredictionIndex, type JoinedPrediction } from "./prediction-index.ts";
-
-export interface PredictionLog extends PredictionObserver, InterventionHistory {
-  readonly durableSeq: number;
-  readonly appendedSeq: number;
-  appendOutcome(outcome: Outcome & { prediction_id: string; at: number }): void;
-  flushed(): Promise<void>;
-  /** The logged prediction an outcome refers to (by id, else the customer's latest), while retained. */
-  find(outcome: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined;
-  /** The newest predictions and outcomes found at open (at most `recentSize`), oldest first: to rebuild monitoring windows. */
-  recent(): { predictions: PredictionRecord[]; outcomes: Outcome[] };
-  close(): Promise<void>;
-}
+import { PredictionIndex } from "./prediction-index.ts";
 
 export interface LogOptions {
   commitIntervalMs?: number;
@@ -33,7 +22,9 @@ export interface LogOptions {
   recentSize?: number;
 }
 
-type Line = ({ t: "p" } & PredictionRecord) | ({ t: "o"; at: number } & Outcome & { prediction_id: string });
+/** Outcome lines of earlier versions carried no probability: it is joined again at open. */
+type OutcomeLine = { t: "o" } & Omit<LabelledOutcome, "churn_probability"> & { churn_probability?: number };
+type Line = ({ t: "p" } & PredictionRecord) | OutcomeLine;
 
 const SEGMENT = /^segment-(\d{8})\.jsonl$/;
 const segmentName = (n: number) => `segment-${String(n).padStart(8, "0")}.jsonl`;
@@ -45,7 +36,7 @@ export class FileLog implements PredictionLog {
   /** The index position of each segment's first prediction, to forget them with the segment. */
   private readonly segmentStarts = new Map<number, number>();
   private readonly recentPredictions: PredictionRecord[] = [];
-  private readonly recentOutcomes: Outcome[] = [];
+  private readonly recentOutcomes: LabelledOutcome[] = [];
   private readonly triggers = new MemoryInterventionHistory(this.customers);
   /** Lines before the current writer's first append: read at open, and in segments closed since. */
   private offset = 0;
@@ -80,7 +71,9 @@ export class FileLog implements PredictionLog {
       log.segmentStarts.set(numbers[i], log.index.next);
       const r = await readJsonl<Line>(join(dir, name), (line) => {
         if (line.t === "o") {
-          keep(log.recentOutcomes, { prediction_id: line.prediction_id, customer_id: line.customer_id, churned: line.churned });
+          const p = line.churn_probability ?? log.index.find(line)?.churn_probability;
+          // An outcome whose prediction fell out of retention has nothing to count against.
+          if (p !== undefined) keep(log.recentOutcomes, { prediction_id: line.prediction_id, churned: line.churned, at: line.at, churn_probability: p });
         } else {
           const { t: _, ...record } = line;
           log.index.add(record.prediction_id, record.customer_id, record.churn_probability);
@@ -118,8 +111,8 @@ export class FileLog implements PredictionLog {
     for (const r of records) this.write({ t: "p", ...r });
   }
 
-  appendOutcome(outcome: Outcome & { prediction_id: string; at: number }): void {
-    this.write({ t: "o", ...outcome });
+  onOutcomes(outcomes: LabelledOutcome[]): void {
+    for (const o of outcomes) this.write({ t: "o", ...o });
   }
 
   flushed(): Promise<void> {
@@ -139,7 +132,7 @@ export class FileLog implements PredictionLog {
     this.triggers.record(customerId, intervention, at);
   }
 
-  recent(): { predictions: PredictionRecord[]; outcomes: Outcome[] } {
+  recent(): { predictions: PredictionRecord[]; outcomes: LabelledOutcome[] } {
     return { predictions: this.recentPredictions, outcomes: this.recentOutcomes };
   }
 

@@ -4,7 +4,7 @@
 // entries are only recorded. After `maxAttempts` an entry is dead-lettered (visible in status).
 import { join } from "node:path";
 import { rename } from "node:fs/promises";
-import type { PredictionObserver, PredictionRecord } from "../service/observer.ts";
+import type { PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import { JsonlWriter, readJsonl } from "./jsonl.ts";
 
 export interface WorkflowPayload {

@@ -1,14 +1,10 @@
 // What an outcome needs to join its prediction, however late it comes: every retained
 // prediction's churn probability by position (8 bytes each, in one typed array) and each
-// customer's latest prediction. Positions come from the prediction ids (see service/ids.ts), so
+// customer's latest prediction. Positions come from the prediction ids (see contract/ids.ts), so
 // no object is kept per prediction; a prediction whose id has another format is not joinable.
-import { CustomerColumn, CustomerTable, growTo } from "../service/customer-table.ts";
-import { PredictionIds } from "../service/ids.ts";
-
-export interface JoinedPrediction {
-  prediction_id: string;
-  churn_probability: number;
-}
+import { PredictionIds } from "../contract/ids.ts";
+import type { JoinedPrediction } from "../contract/records.ts";
+import { CustomerColumn, CustomerTable, growTo } from "./customer-table.ts";
 
 /** A run of one process's predictions: sequence number s sits at position base + s, from `from` on. */
 interface Run {

@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../server/config.ts";
 import { startServer } from "../../server/http/server.ts";
-import { createChurnClient } from "../../client/index.ts";
+import { createChurnClient, type PredictRequest } from "../../client/index.ts";
 
 declare const Deno: { test(name: string, fn: () => Promise<void>): void; version: { deno: string } };
 
-const SEED = { customer_id: "CUST-001", tenure: 12, monthly_charges: 70.5, contract_type: "Month-to-month", internet_service: "Fiber optic" };
+const SEED = { customer_id: "CUST-001", tenure: 12, monthly_charges: 70.5, contract_type: "Month-to-month", internet_service: "Fiber optic" } satisfies PredictRequest;
 
 Deno.test("the service runs under Deno: REST, tRPC, WebSocket", async () => {
   const server = await startServer(loadConfig(["--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "deno-e2e-"))], {}));
@@ -40,7 +40,7 @@ Deno.test("the service runs under Deno: REST, tRPC, WebSocket", async () => {
     assert.ok(batch.summary.total_cost <= 20);
 
     const doc = await (await fetch(`${server.url}/openapi.json`)).json();
-    assert.deepEqual(Object.keys(doc.paths).sort(), ["/batch-predict", "/health", "/predict"]);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ["/batch-predict", "/health", "/outcomes", "/plan-budget", "/predict"]);
     assert.equal((await fetch(`${server.url}/nowhere`)).status, 404);
 
     const snapshot = await new Promise<{ requests_total: number }>((resolve, reject) => {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 import { recordFields } from "../../server/features/csv.ts";
-import type { PredictRequest } from "../../server/service/schemas.ts";
+import type { PredictRequest } from "../../server/contract/api.ts";
 
 export const FIELDS = [
   "tenure", "monthly_charges", "total_charges", "paperless_billing", "senior_citizen", "num_services", "logins_30d",

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../server/config.ts";
 import { startServer, type RunningServer } from "../../server/http/server.ts";
+import type { PredictRequest } from "../../server/contract/api.ts";
 
 /** A fresh data directory (log, outbox) unless `--data-dir` is given. */
 export async function testServer(flags: string[] = []): Promise<RunningServer> {
@@ -17,7 +18,7 @@ export const SEED_REQUEST = {
   monthly_charges: 70.5,
   contract_type: "Month-to-month",
   internet_service: "Fiber optic",
-};
+} satisfies PredictRequest;
 
 export async function post(url: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) {
   const res = await fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });

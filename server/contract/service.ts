@@ -1,18 +1,26 @@
 // The operations of the service, implemented once (server/service/) and exposed by every
 // transport: tRPC procedures, REST routes and the CLI all call these.
 import type {
-  BatchPredictRequest,
   BatchPredictResponse,
+  CustomerBatch,
+  CustomerRequest,
   HealthResponse,
-  PredictRequest,
+  OutcomeRequest,
+  OutcomeResponse,
+  PlanBudgetRequest,
+  PlanBudgetResponse,
   PredictResponse,
-} from "./schemas.ts";
+} from "./api.ts";
 
 export interface ChurnService {
   /** Throws `RequestError` (400 with field issues) for anything the client got wrong. */
-  predict(request: PredictRequest): Promise<PredictResponse>;
+  predict(request: CustomerRequest): Promise<PredictResponse>;
   /** Throws `RequestError` 413 above the configured customers-per-batch limit. */
-  batchPredict(request: BatchPredictRequest): Promise<BatchPredictResponse>;
+  batchPredict(request: CustomerBatch): Promise<BatchPredictResponse>;
+  /** Allocates a budget over customers' scored options (multiple-choice knapsack). */
+  planBudget(request: PlanBudgetRequest): PlanBudgetResponse;
+  /** Joins observed outcomes to their predictions; an outcome with nothing to join is reported, not thrown. */
+  recordOutcomes(request: OutcomeRequest): OutcomeResponse;
   health(): HealthResponse;
   /** Loads the bundle again (same folder); on failure the old bundle keeps serving and this throws. */
   reload(): Promise<{ version: string }>;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `churn` command line: one subcommand per file in client/commands/.
+// The `churn` command line: one subcommand per file in cli/commands/.
 import { demoDrift } from "./commands/demo.ts";
 import { effects } from "./commands/effects.ts";
 import { predict } from "./commands/predict.ts";

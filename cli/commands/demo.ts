@@ -9,9 +9,9 @@ import { createApp } from "../../server/app.ts";
 import { loadConfig } from "../../server/config.ts";
 import { recordFields } from "../../server/features/csv.ts";
 import { startServer } from "../../server/http/server.ts";
-import type { AlertEvent } from "../../server/monitor/alerts.ts";
-import type { PredictRequest } from "../../server/service/schemas.ts";
-import { createChurnClient } from "../index.ts";
+import type { AlertEvent } from "../../server/contract/monitoring.ts";
+import type { PredictRequest } from "../../server/contract/api.ts";
+import { createChurnClient } from "../../client/index.ts";
 import { args, readCsv } from "./common.ts";
 
 const USAGE = `churn demo-drift [--models DIR] [--customers CSV]

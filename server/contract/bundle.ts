@@ -1,6 +1,7 @@
-// The JSON files of a model bundle, as zod schemas: each file is checked on its own here and
-// against the others in load.ts.
+// The JSON files of a model bundle (DESIGN section 2), as zod schemas: each file is checked on its
+// own here and against the others when the bundle loads (server/bundle/load.ts).
 import { z } from "zod";
+import { Policy } from "./api.ts";
 
 const NumericField = z
   .object({
@@ -40,8 +41,10 @@ export const DecisionConfig = z
       .strict()
       .default({ medium: 0.3, high: 0.6 }),
     confidence_level: z.number().gt(0).lt(1).default(0.95),
-    policy: z.enum(["max_reduction", "max_value"]).default("max_reduction"),
+    policy: Policy.default("max_reduction"),
     require_significance: z.boolean().default(false),
+    /** Customer value = this field's value x `value_horizon_months` (a numeric field of the manifest). */
+    value_field: z.string().default("monthly_charges"),
     value_horizon_months: z.number().positive().default(12),
     max_cost: z.number().min(0).nullable().default(null),
   })
@@ -63,6 +66,11 @@ export const Manifest = z
         reference: z.string(),
       })
       .strict(),
+    /**
+     * What the churn model was trained on: the scaled columns that the forest also takes (the
+     * default), or the raw ones (one-hot, imputed, not scaled), as a scikit-learn pipeline may have.
+     */
+    churn_input: z.enum(["scaled", "raw"]).default("scaled"),
     fields: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, "field names are lower_snake_case"), FieldSpec),
     decision: DecisionConfig.default(DecisionConfig.parse({})),
   })

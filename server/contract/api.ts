@@ -1,8 +1,12 @@
-// The API contract (DESIGN section 3), one zod schema per message. tRPC procedures, REST routes
-// and the OpenAPI document are all derived from these; nothing is copied by hand.
+// The API contract (DESIGN section 3), one zod schema per message. tRPC procedures, REST routes,
+// the OpenAPI document and the typed client are all derived from these; nothing is copied by hand.
 import { z } from "zod";
 
 export const Policy = z.enum(["max_reduction", "max_value"]);
+export type Policy = z.infer<typeof Policy>;
+
+export const RiskLevel = z.enum(["LOW", "MEDIUM", "HIGH"]);
+export type RiskLevel = z.infer<typeof RiskLevel>;
 
 export const PredictOptions = z
   .object({
@@ -20,24 +24,51 @@ export type PredictOptions = z.infer<typeof PredictOptions>;
 
 /** A raw feature value as a caller may send it; `null` means "known to be missing". */
 export const FeatureValue = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+export type FeatureValue = z.infer<typeof FeatureValue>;
 
 /**
- * One customer. Feature fields sit flat beside `customer_id`; which names, types and ranges are
- * allowed is the model bundle's manifest, checked by the service (every problem by field path).
+ * The default bundle's fields (models/manifest.json), typed for TypeScript callers: numbers as
+ * numbers, categories as their values. A test holds this list to the manifest. Other bundles'
+ * fields stay possible through the index signature of `PredictRequest`.
  */
-export type PredictRequest = {
+export interface DefaultBundleFields {
+  tenure?: number | null;
+  monthly_charges?: number | null;
+  total_charges?: number | null;
+  paperless_billing?: boolean | 0 | 1 | null;
+  senior_citizen?: boolean | 0 | 1 | null;
+  num_services?: number | null;
+  logins_30d?: number | null;
+  usage_change_30d?: number | null;
+  support_tickets_30d?: number | null;
+  days_since_last_login?: number | null;
+  late_payments_90d?: number | null;
+  contract_type?: "Month-to-month" | "One year" | "Two year" | null;
+  internet_service?: "DSL" | "Fiber optic" | "No" | null;
+  /** Unknown methods map to the all-zero one-hot (reported in `unknown_categories`). */
+  payment_method?: string | null;
+}
+
+/**
+ * One customer, for any bundle. Feature fields sit flat beside `customer_id`; which names, types
+ * and ranges are allowed is the bundle's manifest, checked by the service (every problem by field
+ * path). The service takes this; typed callers get `PredictRequest`, which also knows the default
+ * bundle's fields.
+ */
+export type CustomerRequest = {
   customer_id: string;
   options?: PredictOptions;
-  [field: string]: z.infer<typeof FeatureValue> | PredictOptions | undefined;
+  [field: string]: FeatureValue | PredictOptions | undefined;
 };
-// The type is written out because zod infers `{ options?: … } & { [field]: FeatureValue }`, which
-// no object literal with `options` satisfies: typed callers could not pass options at all.
+export type PredictRequest = DefaultBundleFields & CustomerRequest;
+// zod infers `{ options?: … } & { [field]: FeatureValue }`, which no object literal with `options`
+// satisfies; the declared input type is what tRPC hands typed callers.
 export const PredictRequest = z
   .object({
     customer_id: z.string().min(1).max(256),
     options: PredictOptions.optional(),
   })
-  .catchall(FeatureValue) as unknown as z.ZodType<PredictRequest>;
+  .catchall(FeatureValue) as unknown as z.ZodType<PredictRequest, PredictRequest>;
 
 export const Alternative = z.object({
   intervention: z.string(),
@@ -50,8 +81,6 @@ export const Alternative = z.object({
   reason: z.string().nullable(),
 });
 export type Alternative = z.infer<typeof Alternative>;
-
-export const RiskLevel = z.enum(["LOW", "MEDIUM", "HIGH"]);
 
 export const PredictResponse = z.object({
   prediction_id: z.string(),
@@ -74,14 +103,16 @@ export const PredictResponse = z.object({
 });
 export type PredictResponse = z.infer<typeof PredictResponse>;
 
+export type BatchPredictRequest = { customers: PredictRequest[]; budget?: number; options?: PredictOptions };
+/** A batch for any bundle, as the service takes it. */
+export type CustomerBatch = { customers: CustomerRequest[]; budget?: number; options?: PredictOptions };
 export const BatchPredictRequest = z
   .object({
     customers: z.array(PredictRequest),
     budget: z.number().min(0).optional(),
     options: PredictOptions.optional(),
   })
-  .strict();
-export type BatchPredictRequest = z.infer<typeof BatchPredictRequest>;
+  .strict() as unknown as z.ZodType<BatchPredictRequest, BatchPredictRequest>;
 
 export const BatchSummary = z.object({
   count: z.number().int(),
@@ -97,8 +128,35 @@ export const BatchPredictResponse = z.object({
 });
 export type BatchPredictResponse = z.infer<typeof BatchPredictResponse>;
 
+/** One option a budget plan may give a customer: an intervention as a response lists it. */
+export const PlanOption = Alternative.pick({ intervention: true, churn_reduction: true, ci_lower: true, cost: true, expected_value: true, eligible: true });
+export type PlanOption = z.infer<typeof PlanOption>;
+
+/**
+ * A budget over many customers (e.g. a file scored in chunks with `dry_run`): each customer's
+ * options as the scoring listed them (recommendation and alternatives); the service keeps those
+ * that qualify under the policy and allocates the budget over all of them.
+ */
+export const PlanBudgetRequest = z
+  .object({
+    budget: z.number().min(0),
+    policy: Policy.default("max_value"),
+    require_significance: z.boolean().default(false),
+    customers: z.array(z.array(PlanOption)).max(1_000_000),
+  })
+  .strict();
+export type PlanBudgetRequest = z.input<typeof PlanBudgetRequest>;
+
+export const PlanBudgetResponse = z.object({
+  /** Per customer, the planned intervention, or null. */
+  picks: z.array(z.string().nullable()),
+  total_cost: z.number(),
+  expected_value: z.number(),
+});
+export type PlanBudgetResponse = z.infer<typeof PlanBudgetResponse>;
+
 export const HealthResponse = z.object({
-  status: z.enum(["ok", "starting", "degraded"]),
+  status: z.enum(["ok", "starting"]),
   live: z.boolean(),
   ready: z.boolean(),
   model_version: z.string().nullable(),
@@ -117,7 +175,7 @@ export const HealthResponse = z.object({
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
 
-export const Outcome = z
+export const OutcomeInput = z
   .object({
     prediction_id: z.string().min(1).optional(),
     customer_id: z.string().min(1).optional(),
@@ -128,9 +186,10 @@ export const Outcome = z
     message: "give prediction_id, or customer_id for the customer's latest prediction",
     path: ["prediction_id"],
   });
+export type OutcomeInput = z.infer<typeof OutcomeInput>;
 
 /** One observed outcome, or many under `outcomes`. */
-export const OutcomeRequest = z.union([Outcome, z.object({ outcomes: z.array(Outcome).min(1).max(10_000) }).strict()]);
+export const OutcomeRequest = z.union([OutcomeInput, z.object({ outcomes: z.array(OutcomeInput).min(1).max(10_000) }).strict()]);
 export type OutcomeRequest = z.infer<typeof OutcomeRequest>;
 
 export const OutcomeResponse = z.object({
@@ -139,24 +198,3 @@ export const OutcomeResponse = z.object({
   unmatched: z.array(z.object({ index: z.number().int(), reason: z.string() })),
 });
 export type OutcomeResponse = z.infer<typeof OutcomeResponse>;
-
-/** A problem with a request, by field path (as zod reports them). */
-export interface FieldIssue {
-  path: (string | number)[];
-  message: string;
-}
-
-/**
- * Anything a client sent that the service refuses: 400 (BAD_REQUEST) with every problem listed,
- * 413 (PAYLOAD_TOO_LARGE) when a limit is exceeded, 415 for a body that is not JSON. Never a 500.
- */
-export class RequestError extends Error {
-  constructor(
-    message: string,
-    readonly issues: FieldIssue[] = [],
-    readonly status: 400 | 413 | 415 = 400,
-  ) {
-    super(message);
-    this.name = "RequestError";
-  }
-}

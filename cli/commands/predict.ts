@@ -1,18 +1,16 @@
 // `churn predict`: batch scoring of a customer CSV of any size, in chunks, against a running
 // server or in-process. Without --budget rows stream out as they are scored. With it the file is
-// read twice: a dry run (nothing logged or triggered) collects every customer's qualifying options
-// and the service's own allocation runs over the whole file; then each chunk is scored for real
-// with the share of the budget that allocation spent on it, so what the service triggers (workflow
+// read twice: a dry run (nothing logged or triggered) lists every customer's options, and the
+// service plans the budget over the whole file (`planBudget`); then each chunk is scored for real
+// with the share of the budget that plan spent on it, so what the service triggers (workflow
 // entries, cooldowns) is exactly what the output says.
 import { createReadStream } from "node:fs";
 import { parse } from "csv-parse";
-import { allocate } from "../../server/decision/budget.ts";
-import { qualifies } from "../../server/decision/decide.ts";
+import type { Alternative, CustomerRequest, PlanBudgetRequest, PlanBudgetResponse, PlanOption, PredictResponse } from "../../server/contract/api.ts";
+import type { ChurnService } from "../../server/contract/service.ts";
 import { recordFields } from "../../server/features/csv.ts";
-import type { ChurnService } from "../../server/service/api.ts";
 import { Recommender } from "../../server/service/recommender.ts";
-import type { Alternative, BatchPredictRequest, PredictRequest, PredictResponse } from "../../server/service/schemas.ts";
-import { createChurnClient } from "../index.ts";
+import { createChurnClient } from "../../client/index.ts";
 import { args, csvCell, lineWriter, progress, required, UsageError } from "./common.ts";
 
 const USAGE = `churn predict --input customers.csv (--server URL | --local [--models DIR]) [--budget N [--require-significance]] [--chunk 1000] [--output results.csv]
@@ -55,8 +53,8 @@ async function nonBlankLines(path: string): Promise<number> {
 }
 
 /** The CSV in chunks of customers (a record without customer_id is refused with its line). */
-async function* chunks(input: string, size: number, fields: string[]): AsyncGenerator<PredictRequest[]> {
-  let pending: PredictRequest[] = [];
+async function* chunks(input: string, size: number, fields: string[]): AsyncGenerator<CustomerRequest[]> {
+  let pending: CustomerRequest[] = [];
   let lineNo = 1;
   const records = createReadStream(input).pipe(parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<Record<string, string>>;
   try {
@@ -96,7 +94,7 @@ export async function predict(argv: string[]): Promise<void> {
     throw new UsageError(`cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 
-  let service: Pick<ChurnService, "batchPredict">;
+  let service: { batchPredict: ChurnService["batchPredict"]; planBudget(request: PlanBudgetRequest): PlanBudgetResponse | Promise<PlanBudgetResponse> };
   let fields: string[];
   let close: () => void;
   if (a.local) {
@@ -105,38 +103,38 @@ export async function predict(argv: string[]): Promise<void> {
   } else {
     const client = createChurnClient(a.server!);
     const health = await client.health.query();
-    service = { batchPredict: (req: BatchPredictRequest) => client.batchPredict.mutate(req) };
+    service = { batchPredict: (req) => client.batchPredict.mutate(req), planBudget: (req) => client.planBudget.mutate(req) };
     [fields, close] = [health.bundle?.fields ?? [], () => client.close()];
   }
 
-  const settings = { policy: "max_value" as const, requireSignificance: a["require-significance"] === true };
-  const options = budget === undefined ? undefined : { policy: settings.policy, require_significance: settings.requireSignificance };
+  const options = budget === undefined ? undefined : { policy: "max_value" as const, require_significance: a["require-significance"] === true };
   const bar = progress(budget === undefined ? total : 2 * total);
   const out = lineWriter(a.output);
   const picked: Pick_[] = [];
   let progressed = 0;
   let count = 0;
   try {
-    // What each chunk may spend: what the allocation over the whole file spent on its customers.
+    // What each chunk may spend: what the service's plan over the whole file spent on its customers.
     let shares: number[] | null = null;
     if (budget !== undefined) {
-      const held: Alternative[][] = [];
+      const held: PlanOption[][] = [];
       const chunkOf: number[] = [];
       let c = 0;
       for await (const customers of chunks(input, chunk, fields)) {
         const { results } = await service.batchPredict({ customers, options: { ...options, include_alternatives: true, dry_run: true } });
         for (const r of results) {
-          // The options the service's budget allocation weighs: the choice and the other qualifying ones.
+          // A customer the service would act on offers its recommendation and the alternatives.
           const chosen = recommended(r);
-          held.push(chosen ? [{ ...chosen, eligible: true, reason: null }, ...r.alternatives.filter((x) => qualifies(x, settings))] : []);
+          held.push(chosen ? [{ ...chosen, eligible: true }, ...r.alternatives] : []);
           chunkOf.push(c);
         }
         c++;
         bar.update((progressed += results.length));
       }
+      const plan = await service.planBudget({ budget, ...options!, customers: held });
       shares = new Array<number>(c).fill(0);
-      allocate(held.map((h) => h.map((o) => ({ cost: o.cost, value: o.expected_value }))), budget).forEach((k, i) => {
-        if (k >= 0) shares![chunkOf[i]] += held[i][k].cost;
+      plan.picks.forEach((pick, i) => {
+        if (pick !== null) shares![chunkOf[i]] += held[i].find((o) => o.intervention === pick)!.cost;
       });
     }
     out.write(HEADER);

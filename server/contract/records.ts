@@ -1,15 +1,17 @@
 // What happens after a prediction has been answered: the durable log, the monitoring windows
-// and the intervention workflow all receive the same record, in one direction only
+// and the intervention workflow all receive the same records, in one direction only
 // (request -> features -> WASM core -> decision -> response -> log/metrics).
-import type { FeatureValue } from "./schemas.ts";
-import type { z } from "zod";
+import type { FeatureValue } from "./api.ts";
 
-export interface EffectEstimate {
-  /** EconML effect of the intervention vs the control (negative = less churn). */
+/** An intervention's effect vs no intervention, EconML's sign (negative = less churn), with its interval. */
+export interface ArmEffect {
   effect: number;
   lower: number;
   upper: number;
 }
+
+/** Each intervention's effect, by name (the forest's arms). */
+export type Effects = Record<string, ArmEffect>;
 
 export interface PredictionRecord {
   prediction_id: string;
@@ -19,11 +21,11 @@ export interface PredictionRecord {
   customer_id: string;
   model_version: string;
   /** The raw feature values the models saw, after store lookup and imputation. */
-  inputs: Record<string, z.infer<typeof FeatureValue>>;
+  inputs: Record<string, FeatureValue>;
   imputed_features: string[];
   churn_probability: number;
   /** Per intervention; null when the forest was not evaluated (below the churn gate). */
-  effects: Record<string, EffectEstimate> | null;
+  effects: Effects | null;
   recommended_intervention: string | null;
   should_intervene: boolean;
   predicted_churn_reduction: number | null;
@@ -32,7 +34,22 @@ export interface PredictionRecord {
   latency_ms: number;
 }
 
+/** What an outcome needs of the prediction it joins. */
+export interface JoinedPrediction {
+  prediction_id: string;
+  churn_probability: number;
+}
+
+/** An observed outcome joined to its prediction: what the log keeps and the monitor counts. */
+export interface LabelledOutcome extends JoinedPrediction {
+  churned: boolean;
+  /** When it was recorded, ms since the epoch. */
+  at: number;
+}
+
 export interface PredictionObserver {
   /** Called once per answered request (a batch delivers all its records in one call). */
   onPredictions(records: PredictionRecord[]): void;
+  /** Called with the outcomes of one call that joined a prediction. */
+  onOutcomes?(outcomes: LabelledOutcome[]): void;
 }

@@ -1,0 +1,23 @@
+// What every layer says when a caller got something wrong: the problems by field path, and the
+// HTTP status they map to. Never a 500 for bad input.
+
+/** A problem with a request, by field path (as zod reports them). */
+export interface FieldIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Anything a client sent that the service refuses: 400 (BAD_REQUEST) with every problem listed,
+ * 413 (PAYLOAD_TOO_LARGE) when a limit is exceeded, 415 for a body that is not JSON.
+ */
+export class RequestError extends Error {
+  constructor(
+    message: string,
+    readonly issues: FieldIssue[] = [],
+    readonly status: 400 | 413 | 415 = 400,
+  ) {
+    super(message);
+    this.name = "RequestError";
+  }
+}

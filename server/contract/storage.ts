@@ -1,0 +1,31 @@
+// What the service needs from storage, as interfaces: the durable embedded store stands behind
+// them today; a server database can stand behind the same ones.
+import type { FeatureValue } from "./api.ts";
+import type { JoinedPrediction, LabelledOutcome, PredictionObserver, PredictionRecord } from "./records.ts";
+
+/** Where features come from when a request omits them (e.g. a warehouse export, CUSTOMERS_FILE). */
+export interface CustomerStore {
+  get(customerId: string): Record<string, FeatureValue> | undefined;
+}
+
+/** When each intervention was last triggered for a customer (ms since the epoch): cooldowns. */
+export interface InterventionHistory {
+  lastTriggered(customerId: string, intervention: string): number | undefined;
+  record(customerId: string, intervention: string, at: number): void;
+}
+
+/**
+ * The durable prediction log: every answered prediction (as an observer) and every joined
+ * outcome. A record counts as logged once `durableSeq` has passed it.
+ */
+export interface PredictionLog extends PredictionObserver, InterventionHistory {
+  readonly durableSeq: number;
+  readonly appendedSeq: number;
+  /** Resolves once everything appended so far is durable. */
+  flushed(): Promise<void>;
+  /** The logged prediction an outcome refers to (by id, else the customer's latest), while retained. */
+  find(outcome: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined;
+  /** The newest predictions and outcomes found at open, oldest first: to rebuild monitoring windows. */
+  recent(): { predictions: PredictionRecord[]; outcomes: LabelledOutcome[] };
+  close(): Promise<void>;
+}
