@@ -1,14 +1,14 @@
 // CSV records -> the row-major matrix a model reads, columns matched by name.
+import { cellNumber as toNumber } from "../../server/features/csv.ts";
 import { UsageError } from "./common.ts";
 
+/** A cell as a number, by the one CSV cell rule; text is a usage error naming the file, row and column. */
 export function cellNumber(cell: string, where: string): number {
-  const s = cell.trim().toLowerCase();
-  if (s === "" || s === "nan") return NaN;
-  if (s === "inf" || s === "+inf" || s === "infinity") return Infinity;
-  if (s === "-inf" || s === "-infinity") return -Infinity;
-  const v = Number(s);
-  if (Number.isNaN(v)) throw new UsageError(`${where}: not a number: ${JSON.stringify(cell)}`);
-  return v;
+  try {
+    return toNumber(cell, where);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** `normalize` maps a CSV header to the model's spelling of the column. */
