@@ -1,0 +1,173 @@
+// The original design's four pickles (DESIGN section 12) as the contents of a model bundle:
+// readPickleFolder gives them in memory (for a MODELS_DIR that holds pickles), importPickles
+// writes a complete bundle folder (for `churn import-pickles`). Each file may come from
+// pickle.dump or joblib.dump, compressed or not: the reader tells them apart by their content.
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { PickleError } from "./errors.ts";
+import { forestFromPickle } from "./forest.ts";
+import { lightgbmFromPickle } from "./lightgbm.ts";
+import { readPickle, type ReadLimits } from "./reader.ts";
+import { featureColumnsFromPickle, scalerFromPickle } from "./sklearn.ts";
+import type { PickleValue } from "./values.ts";
+
+export const PICKLE_FILES = {
+  churnModel: "churn_model.pkl",
+  causalForest: "causal_forest.pkl",
+  scaler: "scaler.pkl",
+  featureColumns: "feature_columns.pkl",
+} as const;
+
+export type ChurnInput = "raw" | "scaled";
+
+/** scaler.json of a bundle. */
+export interface ScalerJson {
+  columns: string[];
+  impute: Record<string, number>;
+  mean: number[];
+  scale: number[];
+}
+
+/** The bundle files' contents recovered from a pickle folder. */
+export interface PickleModels {
+  churnModelText: string;
+  forestSafetensors: Uint8Array;
+  featureColumns: string[];
+  scaler: ScalerJson;
+  /** All arms, the control first. */
+  treatments: string[];
+  control: string;
+  /** As the caller stated it: the pickles do not record which input the churn model was trained on. */
+  churnInput?: ChurnInput;
+}
+
+export interface ReadFolderOptions {
+  /**
+   * Imputation values by column. A StandardScaler holds no medians, so they come from elsewhere
+   * (importPickles takes the --like bundle's); columns without one are left out of `impute`.
+   */
+  impute?: Record<string, number>;
+  churnInput?: ChurnInput;
+  /** Outcome name for the forest's metadata when EconML did not record one. */
+  outcome?: string;
+  limits?: Partial<ReadLimits>;
+}
+
+async function readPickleFile(dir: string, file: string, limits: Partial<ReadLimits> | undefined): Promise<PickleValue> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(join(dir, file)));
+  } catch (err) {
+    throw new PickleError(file, "file", `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return readPickle(bytes, file, limits);
+}
+
+/** Reads `churn_model.pkl`, `causal_forest.pkl`, `scaler.pkl` and `feature_columns.pkl` from `dir`. */
+export async function readPickleFolder(dir: string, options: ReadFolderOptions = {}): Promise<PickleModels> {
+  const F = PICKLE_FILES;
+  const columns = featureColumnsFromPickle(await readPickleFile(dir, F.featureColumns, options.limits), F.featureColumns);
+  const scaler = scalerFromPickle(await readPickleFile(dir, F.scaler, options.limits), F.scaler, columns.length);
+  if (scaler.featureNames && JSON.stringify(scaler.featureNames) !== JSON.stringify(columns)) {
+    throw new PickleError(F.scaler, "feature_names_in_", `the scaler was fitted on columns ${JSON.stringify(scaler.featureNames)}, ${F.featureColumns} lists ${JSON.stringify(columns)}`);
+  }
+  const churn = lightgbmFromPickle(await readPickleFile(dir, F.churnModel, options.limits), F.churnModel);
+  const forest = forestFromPickle(await readPickleFile(dir, F.causalForest, options.limits), F.causalForest, { featureColumns: columns, outcome: options.outcome });
+  const impute: Record<string, number> = {};
+  for (const c of columns) if (options.impute?.[c] !== undefined) impute[c] = options.impute[c];
+  return {
+    churnModelText: churn.text,
+    forestSafetensors: forest.safetensors,
+    featureColumns: columns,
+    scaler: { columns, impute, mean: scaler.mean, scale: scaler.scale },
+    treatments: forest.treatments,
+    control: forest.control,
+    ...(options.churnInput ? { churnInput: options.churnInput } : {}),
+  };
+}
+
+export interface ImportOptions {
+  /** Folder with the four pickles. */
+  from: string;
+  /** Bundle folder to write (created if missing). */
+  out: string;
+  /** Which input the churn model was trained on; recorded as manifest.json `churn_input`. */
+  churnInput: ChurnInput;
+  /** Bundle whose manifest, interventions, imputation values and reference are adapted; default `models`. */
+  like?: string;
+  /** Training CSV from which the caller will build reference.json (importPickles only copies --like's). */
+  train?: string;
+  outcome?: string;
+}
+
+export interface ImportResult {
+  out: string;
+  files: string[];
+  models: PickleModels;
+  /** reference.json is --like's copy: its samples and effects describe --like's models. */
+  referenceCopiedFrom: string;
+  /** Set when `train` was given: the caller rebuilds reference.json from this CSV. */
+  rebuildReferenceFrom?: string;
+  /** Interventions of --like left out because the imported forest has no such arm. */
+  droppedInterventions: string[];
+}
+
+const BUNDLE_FILES = {
+  churn_model: "churn_model.txt",
+  causal_forest: "causal_forest.safetensors",
+  feature_columns: "feature_columns.json",
+  scaler: "scaler.json",
+  interventions: "interventions.json",
+  reference: "reference.json",
+};
+
+async function readJson(dir: string, file: string): Promise<Record<string, unknown>> {
+  const path = join(dir, file);
+  try {
+    const v = JSON.parse(await readFile(path, "utf8"));
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("expected a JSON object");
+    return v;
+  } catch (err) {
+    throw new Error(`${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Writes a complete bundle in `out` from the pickles in `from`, adapting the rest from `like`. */
+export async function importPickles(options: ImportOptions): Promise<ImportResult> {
+  const like = options.like ?? "models";
+  const likeManifest = await readJson(like, "manifest.json");
+  const likeFiles = { ...BUNDLE_FILES, ...(likeManifest.files as Record<string, string> | undefined) };
+  const likeScaler = await readJson(like, likeFiles.scaler);
+  const likeInterventions = await readJson(like, likeFiles.interventions);
+  const models = await readPickleFolder(options.from, {
+    impute: likeScaler.impute as Record<string, number> | undefined,
+    churnInput: options.churnInput,
+    outcome: options.outcome,
+  });
+
+  const arms = new Set(models.treatments.slice(1));
+  const all = Array.isArray(likeInterventions.interventions) ? (likeInterventions.interventions as { name: string }[]) : [];
+  const kept = all.filter((i) => arms.has(i.name));
+  const manifest = { ...likeManifest, files: BUNDLE_FILES, churn_input: options.churnInput };
+
+  await mkdir(options.out, { recursive: true });
+  const json = (v: unknown, indent: number) => JSON.stringify(v, null, indent) + "\n";
+  await Promise.all([
+    writeFile(join(options.out, BUNDLE_FILES.churn_model), models.churnModelText),
+    writeFile(join(options.out, BUNDLE_FILES.causal_forest), models.forestSafetensors),
+    writeFile(join(options.out, BUNDLE_FILES.feature_columns), json(models.featureColumns, 1)),
+    writeFile(join(options.out, BUNDLE_FILES.scaler), json(models.scaler, 1)),
+    writeFile(join(options.out, BUNDLE_FILES.interventions), json({ ...likeInterventions, interventions: kept }, 2)),
+    copyFile(join(like, likeFiles.reference), join(options.out, BUNDLE_FILES.reference)),
+  ]);
+  // The manifest last: a folder with a manifest is a bundle, and this one is complete now.
+  await writeFile(join(options.out, "manifest.json"), json(manifest, 2));
+  return {
+    out: options.out,
+    files: ["manifest.json", ...Object.values(BUNDLE_FILES)],
+    models,
+    referenceCopiedFrom: join(like, likeFiles.reference),
+    ...(options.train ? { rebuildReferenceFrom: options.train } : {}),
+    droppedInterventions: all.filter((i) => !arms.has(i.name)).map((i) => i.name),
+  };
+}

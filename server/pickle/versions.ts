@@ -1,0 +1,15 @@
+// The library versions whose pickles this reader is known to read: those that wrote the fixtures
+// (shared fixtures/pickles/README.md). Other versions are read when their class state has the
+// fields checked here; when it does not, extraction fails naming the class and the field.
+export const KNOWN_VERSIONS = {
+  python: "CPython 3.11 (pickle protocol 4; protocols 2 to 5 are read)",
+  joblib: "1.2.0",
+  numpy: "1.24.2",
+  "scikit-learn": "1.2.1",
+  lightgbm: "4.6.0",
+  econml: "0.15.1",
+} as const;
+
+export function knownVersionsText(): string {
+  return Object.entries(KNOWN_VERSIONS).map(([lib, v]) => `${lib} ${v}`).join(", ");
+}
