@@ -10,7 +10,9 @@ import { PredictionIds } from "../server/contract/ids.ts";
 import { Recommender } from "../server/service/recommender.ts";
 import { readCsvRecords } from "./helpers/customers.ts";
 import { post, SEED_REQUEST, testServer } from "./helpers/server.ts";
-import type { RunningServer } from "../server/http/server.ts";
+import { createApp } from "../server/app.ts";
+import { loadConfig } from "../server/config.ts";
+import { startServer, type RunningServer } from "../server/http/server.ts";
 
 let server: RunningServer;
 let client: ChurnClient;
@@ -206,6 +208,31 @@ describe("health and documents", () => {
     expect(h).toMatchObject({ live: true, ready: true, status: "ok", model_version: "churn-default@2026.11.0" });
     expect((await fetch(`${server.url}/health/live`)).status).toBe(200);
     expect((await fetch(`${server.url}/health/ready`)).status).toBe(200);
+  });
+
+  it("listens before the bundle has loaded: live, not ready (503), the rest 503 until it is", async () => {
+    const config = loadConfig(["--port", "0", "--host", "127.0.0.1", "--data-dir", mkdtempSync(join(tmpdir(), "churn-starting-"))], {});
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let url = "";
+    const starting = startServer(config, gate.then(() => createApp(config)), (u) => (url = u));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(url).not.toBe("");
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+    expect((await fetch(`${url}/health/ready`)).status).toBe(503);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: "starting", live: true, ready: false, model_version: null });
+    const early = await post(`${url}/predict`, SEED_REQUEST);
+    expect(early).toMatchObject({ status: 503, body: { error: { code: "UNAVAILABLE" } } });
+    release();
+    const running = await starting;
+    try {
+      expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+      expect((await post(`${url}/predict`, SEED_REQUEST)).status).toBe(200);
+    } finally {
+      await running.close();
+    }
   });
 
   it("serves an OpenAPI 3.1 document of the REST operations", async () => {

@@ -1,6 +1,6 @@
 // One HTTP port for everything: tRPC over HTTP (/trpc), tRPC subscriptions over WebSocket
 // (/trpc upgrade), and the REST routes. Runs on Node and Deno (node:http, ws).
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
@@ -9,7 +9,9 @@ import { createApp, type App } from "../app.ts";
 import type { Config } from "../config.ts";
 import { appRouter } from "../api/router.ts";
 import type { ApiContext } from "../api/trpc.ts";
-import { handleRest } from "../api/rest.ts";
+import { handleRest, send } from "../api/rest.ts";
+import type { HealthResponse } from "../contract/api.ts";
+import { runtimeName } from "../service/recommender.ts";
 
 export interface RunningServer {
   url: string;
@@ -20,18 +22,38 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, app?: App): Promise<RunningServer> {
-  const theApp = app ?? (await createApp(config));
-  const context: ApiContext = { service: theApp.service, monitoring: theApp.monitor, observeLatency: (op, ms) => theApp.observeLatency(op, ms) };
-  const createContext = () => context;
-  const trpc = createHTTPHandler({ router: appRouter, createContext, basePath: "/trpc/", maxBodySize: config.maxBodyBytes });
+/** While the bundle loads: live, not ready, and 503 for everything else. */
+function starting(started: number, req: IncomingMessage, res: ServerResponse): void {
+  const path = (req.url ?? "/").split("?")[0];
+  if (path === "/health/live") return send(res, 200, { live: true });
+  if (path === "/health/ready") return send(res, 503, { ready: false });
+  if (path === "/health") {
+    const health: HealthResponse = { status: "starting", live: true, ready: false, model_version: null, bundle: null, uptime_s: (Date.now() - started) / 1000, runtime: runtimeName() };
+    return send(res, 503, health);
+  }
+  res.setHeader("retry-after", "1");
+  send(res, 503, { error: { code: "UNAVAILABLE", message: "starting: the model bundle is loading", issues: [] } });
+}
+
+/**
+ * Listens at once (so probes see "live, not ready" while the bundle loads), then serves once
+ * `app` (created from `config` if not given) is ready; `onListening` hears the URL before that.
+ */
+export async function startServer(config: Config, app?: App | Promise<App>, onListening?: (url: string) => void): Promise<RunningServer> {
+  const started = Date.now();
+  let theApp: App | null = null;
+  let trpc: ReturnType<typeof createHTTPHandler> | null = null;
   const server = createServer({ keepAlive: true }, (req, res) => {
-    if (req.url?.startsWith("/trpc/")) trpc(req, res);
+    if (!theApp || !trpc) starting(started, req, res);
+    else if (req.url?.startsWith("/trpc/")) trpc(req, res);
     else void handleRest(theApp, req, res);
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
-  const wsHandler = applyWSSHandler({ wss, router: appRouter, createContext, keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 } });
   server.on("upgrade", (req, socket, head) => {
+    if (!theApp) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\n\r\n");
+      return;
+    }
     if (new URL(req.url ?? "/", "http://localhost").pathname !== "/trpc") {
       socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
       return;
@@ -44,11 +66,23 @@ export async function startServer(config: Config, app?: App): Promise<RunningSer
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  onListening?.(url);
+  try {
+    theApp = await (app ?? createApp(config));
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
+  const ready = theApp;
+  const context: ApiContext = { service: ready.service, monitoring: ready.monitor, observeLatency: (op, ms) => ready.observeLatency(op, ms) };
+  const wsHandler = applyWSSHandler({ wss, router: appRouter, createContext: () => context, keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 } });
+  trpc = createHTTPHandler({ router: appRouter, createContext: () => context, basePath: "/trpc/", maxBodySize: config.maxBodyBytes });
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${host}:${port}`,
+    url,
     port,
-    app: theApp,
+    app: ready,
     server,
     close() {
       closing ??= (async () => {
@@ -59,7 +93,7 @@ export async function startServer(config: Config, app?: App): Promise<RunningSer
         server.closeIdleConnections?.();
         await closed;
         wss.close();
-        await theApp.close();
+        await ready.close();
       })();
       return closing;
     },

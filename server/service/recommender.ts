@@ -74,7 +74,7 @@ interface Base {
   applied: Applied;
 }
 
-function runtimeName(): string {
+export function runtimeName(): string {
   const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
   return deno ? `deno ${deno.version.deno}` : `node ${process.versions.node}`;
 }
