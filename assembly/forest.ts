@@ -2,14 +2,14 @@
 // section and the causal-forest notes it cites), over a flat forest written once by the host
 // (server/wasm/forest.ts).
 //
-// Header (i32 slots, byte offsets): 0 nTrees  4 p (parameters, intercept last)  8 nFeatures
-//   12 roots* (child code per tree)  16 nodes*  20 leafStats* [leaves, p + p(p+1)/2]: each leaf's
-//   alpha, then the upper triangle of its (symmetric) Jacobian row by row, packed together so that
-//   a leaf costs as few cache lines as possible   24 (unused)
-//   28 subforestOffsets* [S+1] (in trees)  32 nSubforests  36 B (size of the first subforest)
-// Node (24 bytes): threshold f64 | feature i32 | left i32 | right i32 | pad. Child codes: >= 0 a
-// node's byte offset in the node table (index * 24), < 0 the complement of the leaf's row in leafStats.
+// Layout (header, nodes, packed leaf statistics, output fields): assembly/layout.ts.
 import { erfc } from "./normal";
+import {
+  FOREST_N_TREES, FOREST_N_OUTPUTS, FOREST_N_FEATURES, FOREST_ROOTS, FOREST_NODES, FOREST_LEAF_STATS,
+  FOREST_SUBFOREST_OFFSETS, FOREST_N_SUBFORESTS, FOREST_SUBFOREST_SIZE,
+  FOREST_NODE_THRESHOLD, FOREST_NODE_FEATURE, FOREST_NODE_LEFT, FOREST_NODE_RIGHT,
+  EFFECT_POINT, EFFECT_LOWER, EFFECT_UPPER, EFFECT_STDERR, EFFECT_FIELDS,
+} from "./layout";
 
 @inline function h(model: usize, off: usize): i32 {
   return load<i32>(model + off);
@@ -21,9 +21,9 @@ import { erfc } from "./normal";
 
 /** Leaf rows of every tree for one row; four trees in lockstep so their loads overlap. */
 function findLeaves(model: usize, row: usize, leaves: usize): void {
-  const nTrees = h(model, 0);
-  const roots = hp(model, 12);
-  const nodes = hp(model, 16);
+  const nTrees = h(model, FOREST_N_TREES);
+  const roots = hp(model, FOREST_ROOTS);
+  const nodes = hp(model, FOREST_NODES);
   let t = 0;
   for (; t + 3 < nTrees; t += 4) {
     const r = roots + (<usize>t << 2);
@@ -54,10 +54,10 @@ function findLeaves(model: usize, row: usize, leaves: usize): void {
 @inline function advance(nodes: usize, code: i32, row: usize): i32 {
   const node = nodes + <usize>max(code, 0);
   // Both children loaded before the comparison: no load waits on which way the row goes.
-  const left = load<i32>(node, 12);
-  const right = load<i32>(node, 16);
-  const x = load<f64>(row + (<usize>load<i32>(node, 8) << 3));
-  return select(select(left, right, x <= load<f64>(node)), code, code >= 0);
+  const left = load<i32>(node, FOREST_NODE_LEFT);
+  const right = load<i32>(node, FOREST_NODE_RIGHT);
+  const x = load<f64>(row + (<usize>load<i32>(node, FOREST_NODE_FEATURE) << 3));
+  return select(select(left, right, x <= load<f64>(node, FOREST_NODE_THRESHOLD)), code, code >= 0);
 }
 
 /**
@@ -127,27 +127,27 @@ function luSolve(lu: usize, perm: usize, p: i32, b: usize, x: usize): void {
 
 /** Bytes of scratch `forest_effects` needs. */
 export function forest_scratch_bytes(model: usize, nContrasts: i32): i32 {
-  const p = h(model, 4);
+  const p = h(model, FOREST_N_OUTPUTS);
   const width = p + (p * (p + 1)) / 2;
-  return (h(model, 0) << 2) + ((width + 2 * p * p + p + nContrasts * (width + p + 6)) << 3) + ((p + p * p) << 2) + 64;
+  return (h(model, FOREST_N_TREES) << 2) + ((width + 2 * p * p + p + nContrasts * (width + p + 6)) << 3) + ((p + p * p) << 2) + 64;
 }
 
 /**
  * For each row and each contrast q (nContrasts x p, intercept slot 0): effect, lower, upper,
- * stderr at out[(row * nContrasts + c) * 4 ...]. zLo / zHi are the normal quantiles at alpha / 2
+ * stderr at out[(row * nContrasts + c) * EFFECT_FIELDS + EFFECT_*]. zLo / zHi are the normal quantiles at alpha / 2
  * and 1 - alpha / 2. A singular averaged Jacobian gives NaN (the host reports it).
  */
 export function forest_effects(
   model: usize, rows: usize, nRows: i32, q: usize, nContrasts: i32,
   zLo: f64, zHi: f64, out: usize, scratch: usize,
 ): void {
-  const nTrees = h(model, 0);
-  const p = h(model, 4);
-  const nFeat = h(model, 8);
-  const stats = hp(model, 20);
-  const subOff = hp(model, 28);
-  const nSub = h(model, 32);
-  const bFirst = <f64>h(model, 36);
+  const nTrees = h(model, FOREST_N_TREES);
+  const p = h(model, FOREST_N_OUTPUTS);
+  const nFeat = h(model, FOREST_N_FEATURES);
+  const stats = hp(model, FOREST_LEAF_STATS);
+  const subOff = hp(model, FOREST_SUBFOREST_OFFSETS);
+  const nSub = h(model, FOREST_N_SUBFORESTS);
+  const bFirst = <f64>h(model, FOREST_SUBFOREST_SIZE);
   const pp = p * p;
   const width = p + (p * (p + 1)) / 2;
 
@@ -197,10 +197,10 @@ export function forest_effects(
     }
     for (let i = 0; i < p; i++) store<f64>(aBar + (<usize>i << 3), load<f64>(aBar + (<usize>i << 3)) * inv);
 
-    const o = out + (<usize>(r * nContrasts * 4) << 3);
+    const o = out + (<usize>(r * nContrasts * EFFECT_FIELDS) << 3);
     memory.copy(lu, jBar, <usize>pp << 3);
     if (!luFactor(lu, perm, p)) {
-      for (let i = 0; i < nContrasts * 4; i++) store<f64>(o + (<usize>i << 3), NaN);
+      for (let i = 0; i < nContrasts * EFFECT_FIELDS; i++) store<f64>(o + (<usize>i << 3), NaN);
       continue;
     }
     luSolve(lu, perm, p, aBar, theta);
@@ -292,11 +292,11 @@ export function forest_effects(
       const phi = Math.exp(-0.5 * z * z) / Math.sqrt(2.0 * Math.PI);
       const Phi = 0.5 * erfc(-z / Math.SQRT2);
       const stderr = Math.sqrt(naive + (se * phi) / Phi);
-      const oc = o + (<usize>(c * 4) << 3);
-      store<f64>(oc, point);
-      store<f64>(oc, stderr > 0 ? point + stderr * zLo : point, 8);
-      store<f64>(oc, stderr > 0 ? point + stderr * zHi : point, 16);
-      store<f64>(oc, stderr, 24);
+      const oc = o + (<usize>(c * EFFECT_FIELDS) << 3);
+      store<f64>(oc, point, EFFECT_POINT << 3);
+      store<f64>(oc, stderr > 0 ? point + stderr * zLo : point, EFFECT_LOWER << 3);
+      store<f64>(oc, stderr > 0 ? point + stderr * zHi : point, EFFECT_UPPER << 3);
+      store<f64>(oc, stderr, EFFECT_STDERR << 3);
     }
   }
 }

@@ -1,29 +1,17 @@
-// LightGBM ensemble evaluation over a flat model written once by the host (server/wasm/gbdt.ts).
-//
-// Model header (i32 slots, byte offsets):
-//   0 nTrees   4 nClass   8 nFeatures   12 roots*   16 nodes*   20 leafValue*   24 catWords*
-//   28 leafBase*   32 transform   36 averageOutput   40 sigmoid (f64)   48 linear*   52 linFeat*
-//   56 linCoef*   60 nodeCount*   64 leafCount*   68 maxDepth   72 expected*   76 plain (no
-//   categorical or Zero-missing split anywhere)
-// Child codes are global: >= 0 an internal node's byte offset in the node table (index * 24, so
-// that no multiply sits on the chain of dependent loads), < 0 the complement of a global leaf index.
-// Node (24 bytes): threshold f64 | feature i32 | left i32 | right i32 | kind i32.
-// kind bits: NAN_LEFT (where NaN goes, missing type folded in at load), ZERO_MISSING (missing type
-// Zero: a zero goes the default way), DEFAULT_LEFT, CATEGORICAL (threshold holds the first word of
-// the bitset in catWords, kind >> 8 its word count).
-
-const NAN_LEFT: i32 = 1;
-const ZERO_MISSING: i32 = 2;
-const DEFAULT_LEFT: i32 = 4;
-const CATEGORICAL: i32 = 8;
-
-const T_IDENTITY: i32 = 0;
-const T_SIGMOID: i32 = 1;
-const T_SOFTMAX: i32 = 2;
-const T_OVA: i32 = 3;
-const T_EXP: i32 = 4;
-const T_LOG1PEXP: i32 = 5;
-const T_SQUARE: i32 = 6;
+// LightGBM ensemble evaluation over a flat model written once by the host (server/wasm/gbdt.ts);
+// the header, node and flag layout is assembly/layout.ts. Child codes are global: >= 0 an internal
+// node's byte offset in the node table (so that no multiply sits on the chain of dependent loads),
+// < 0 the complement of a global leaf index.
+import {
+  GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_CAT_WORDS, GBDT_LEAF_BASE,
+  GBDT_TRANSFORM, GBDT_AVERAGE_OUTPUT, GBDT_FLAGS, GBDT_FLAG_PLAIN, GBDT_SIGMOID, GBDT_LINEAR,
+  GBDT_LIN_FEATURES, GBDT_LIN_COEFFS, GBDT_LEAF_VALUE,
+  NODE_THRESHOLD, NODE_FEATURE, NODE_LEFT, NODE_RIGHT, NODE_KIND,
+  NODE_NAN_LEFT, NODE_ZERO_MISSING, NODE_DEFAULT_LEFT, NODE_CATEGORICAL, NODE_CAT_WORDS_SHIFT,
+  LINEAR_LEAF_BYTES, LINEAR_CONST, LINEAR_START, LINEAR_COUNT,
+  TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
+  TRANSFORM_LOG1PEXP, TRANSFORM_SQUARE,
+} from "./layout";
 
 // LightGBM's kZeroThreshold (the float 1e-35f as a double).
 const K_ZERO: f64 = 1.0000000180025095e-35;
@@ -54,28 +42,28 @@ export function filterRows(rows: usize, count: i32): void {
  * categorical and Zero-missing cases for models that have none: fewer instructions per visit.
  */
 @inline function goesLeft(node: usize, row: usize, catWords: usize, plain: bool = false, noNaN: bool = false): bool {
-  const x = load<f64>(row + (<usize>load<i32>(node, 8) << 3));
-  if (noNaN) return x <= load<f64>(node);
-  const kind = load<i32>(node, 20);
+  const x = load<f64>(row + (<usize>load<i32>(node, NODE_FEATURE) << 3));
+  if (noNaN) return x <= load<f64>(node, NODE_THRESHOLD);
+  const kind = load<i32>(node, NODE_KIND);
   let left: bool;
   if (plain) {
-    left = x <= load<f64>(node);
-    if (x != x) left = (kind & NAN_LEFT) != 0;
-  } else if (kind & CATEGORICAL) {
+    left = x <= load<f64>(node, NODE_THRESHOLD);
+    if (x != x) left = (kind & NODE_NAN_LEFT) != 0;
+  } else if (kind & NODE_CATEGORICAL) {
     left = false;
     // NaN, negatives (after truncation toward zero) and values past int range go right.
     if (x > -1.0 && x < 2147483648.0) {
       const v = <u32>(<i32>x);
       const word = v >>> 5;
-      if (word < <u32>(kind >>> 8)) {
-        const w = load<u32>(catWords + ((<usize>(<u32>load<f64>(node)) + <usize>word) << 2));
+      if (word < <u32>(kind >>> NODE_CAT_WORDS_SHIFT)) {
+        const w = load<u32>(catWords + ((<usize>(<u32>load<f64>(node, NODE_THRESHOLD)) + <usize>word) << 2));
         left = ((w >>> (v & 31)) & 1) != 0;
       }
     }
   } else {
-    left = x <= load<f64>(node);
-    if (x != x) left = (kind & NAN_LEFT) != 0;
-    if ((kind & ZERO_MISSING) != 0 && x == 0.0) left = (kind & DEFAULT_LEFT) != 0;
+    left = x <= load<f64>(node, NODE_THRESHOLD);
+    if (x != x) left = (kind & NODE_NAN_LEFT) != 0;
+    if ((kind & NODE_ZERO_MISSING) != 0 && x == 0.0) left = (kind & NODE_DEFAULT_LEFT) != 0;
   }
   return left;
 }
@@ -85,20 +73,20 @@ export function filterRows(rows: usize, count: i32): void {
  * ahead speculatively; rows in lockstep use `stepFlat`.
  */
 @inline function step(node: usize, row: usize, catWords: usize): i32 {
-  return goesLeft(node, row, catWords) ? load<i32>(node, 12) : load<i32>(node, 16);
+  return goesLeft(node, row, catWords) ? load<i32>(node, NODE_LEFT) : load<i32>(node, NODE_RIGHT);
 }
 
 /** `step` with a select instead of a branch: which way a row goes is unpredictable. */
 @inline function stepFlat(node: usize, row: usize, catWords: usize, plain: bool, noNaN: bool): i32 {
   // Both children are loaded before the decision is known, off the chain of dependent loads.
-  const left = load<i32>(node, 12);
-  const right = load<i32>(node, 16);
+  const left = load<i32>(node, NODE_LEFT);
+  const right = load<i32>(node, NODE_RIGHT);
   return select(left, right, goesLeft(node, row, catWords, plain, noNaN));
 }
 
 /** `step` for callers holding only the model (TreeSHAP picks its hot child with it). */
 export function stepFrom(model: usize, node: usize, row: usize): i32 {
-  return step(node, row, hptr(model, 24));
+  return step(node, row, hptr(model, GBDT_CAT_WORDS));
 }
 
 /** One lockstep move: a row already at a leaf (negative code) stays there. */
@@ -116,35 +104,35 @@ export function stepFrom(model: usize, node: usize, row: usize): i32 {
 
 /** A linear leaf: const + sum coeff * x, or the plain leaf value when one of its features is NaN. */
 function linearOutput(model: usize, leaf: i32, row: usize): f64 {
-  const info = hptr(model, 48) + (<usize>leaf << 4);
-  const start = load<i32>(info, 8);
-  const count = load<i32>(info, 12);
-  const feats = hptr(model, 52);
-  const coefs = hptr(model, 56);
-  let out = load<f64>(info);
+  const info = hptr(model, GBDT_LINEAR) + <usize>leaf * LINEAR_LEAF_BYTES;
+  const start = load<i32>(info, LINEAR_START);
+  const count = load<i32>(info, LINEAR_COUNT);
+  const feats = hptr(model, GBDT_LIN_FEATURES);
+  const coefs = hptr(model, GBDT_LIN_COEFFS);
+  let out = load<f64>(info, LINEAR_CONST);
   for (let i = 0; i < count; i++) {
     const x = load<f64>(row + (<usize>load<i32>(feats + (<usize>(start + i) << 2)) << 3));
-    if (x != x) return load<f64>(hptr(model, 20) + (<usize>leaf << 3));
+    if (x != x) return load<f64>(hptr(model, GBDT_LEAF_VALUE) + (<usize>leaf << 3));
     out += load<f64>(coefs + (<usize>(start + i) << 3)) * x;
   }
   return out;
 }
 
 @inline function leafOutput(model: usize, leaf: i32, row: usize, linear: bool): f64 {
-  return linear ? linearOutput(model, leaf, row) : load<f64>(hptr(model, 20) + (<usize>leaf << 3));
+  return linear ? linearOutput(model, leaf, row) : load<f64>(hptr(model, GBDT_LEAF_VALUE) + (<usize>leaf << 3));
 }
 
 /** Raw scores (nRows x nClass) of rows already filtered: trees summed in file order in float64. */
 function rawScores(model: usize, rows: usize, nRows: i32, out: usize): void {
-  const nFeat = hdr(model, 8);
-  const nClass = hdr(model, 4);
+  const nFeat = hdr(model, GBDT_N_FEATURES);
+  const nClass = hdr(model, GBDT_N_CLASS);
   memory.fill(out, 0, <usize>(nRows * nClass) << 3);
   for (let r0 = 0; r0 < nRows; r0 += BLOCK) {
     const nb = min(BLOCK, nRows - r0);
     const block = rows + (<usize>(r0 * nFeat) << 3);
     const acc = out + (<usize>(r0 * nClass) << 3);
     // A plain model on rows without NaN needs nothing but `x <= threshold` at each node.
-    if (hdr(model, 76) == 0) blockScores(model, block, nb, acc, false, false);
+    if ((hdr(model, GBDT_FLAGS) & GBDT_FLAG_PLAIN) == 0) blockScores(model, block, nb, acc, false, false);
     else if (hasNaN(block, nb * nFeat)) blockScores(model, block, nb, acc, true, false);
     else blockScores(model, block, nb, acc, true, true);
   }
@@ -160,13 +148,13 @@ function hasNaN(values: usize, count: i32): bool {
 
 /** Adds every tree's output to a block of at most BLOCK rows. */
 @inline function blockScores(model: usize, base: usize, nb: i32, out: usize, plain: bool, noNaN: bool): void {
-  const nTrees = hdr(model, 0);
-  const nClass = hdr(model, 4);
-  const nFeat = hdr(model, 8);
-  const roots = hptr(model, 12);
-  const nodes = hptr(model, 16);
-  const catWords = hptr(model, 24);
-  const linear = hptr(model, 48) != 0;
+  const nTrees = hdr(model, GBDT_N_TREES);
+  const nClass = hdr(model, GBDT_N_CLASS);
+  const nFeat = hdr(model, GBDT_N_FEATURES);
+  const roots = hptr(model, GBDT_ROOTS);
+  const nodes = hptr(model, GBDT_NODES);
+  const catWords = hptr(model, GBDT_CAT_WORDS);
+  const linear = hptr(model, GBDT_LINEAR) != 0;
   const rowBytes = <usize>nFeat << 3;
   {
     for (let t = 0; t < nTrees; t++) {
@@ -227,12 +215,12 @@ function hasNaN(values: usize, count: i32): bool {
 }
 
 @inline function rowAcrossTrees(model: usize, row: usize, out: usize, plain: bool, noNaN: bool): void {
-  const nTrees = hdr(model, 0);
-  const nClass = hdr(model, 4);
-  const roots = hptr(model, 12);
-  const nodes = hptr(model, 16);
-  const catWords = hptr(model, 24);
-  const linear = hptr(model, 48) != 0;
+  const nTrees = hdr(model, GBDT_N_TREES);
+  const nClass = hdr(model, GBDT_N_CLASS);
+  const roots = hptr(model, GBDT_ROOTS);
+  const nodes = hptr(model, GBDT_NODES);
+  const catWords = hptr(model, GBDT_CAT_WORDS);
+  const linear = hptr(model, GBDT_LINEAR) != 0;
   let t = 0;
   for (; t + 3 < nTrees; t += 4) {
     const r = roots + (<usize>t << 2);
@@ -264,7 +252,7 @@ function hasNaN(values: usize, count: i32): bool {
 }
 
 export function gbdt_predict_raw(model: usize, rows: usize, nRows: i32, out: usize): void {
-  filterRows(rows, nRows * hdr(model, 8));
+  filterRows(rows, nRows * hdr(model, GBDT_N_FEATURES));
   rawScores(model, rows, nRows, out);
 }
 
@@ -274,18 +262,18 @@ export function gbdt_predict_raw(model: usize, rows: usize, nRows: i32, out: usi
 
 /** The objective's output transform, in place over nRows x nClass (after average_output). */
 function transform(model: usize, out: usize, nRows: i32): void {
-  const nClass = hdr(model, 4);
-  const kind = hdr(model, 32);
-  const s = load<f64>(model, 40);
+  const nClass = hdr(model, GBDT_N_CLASS);
+  const kind = hdr(model, GBDT_TRANSFORM);
+  const s = load<f64>(model, GBDT_SIGMOID);
   const n = nRows * nClass;
-  if (hdr(model, 36) != 0) {
-    const iterations = <f64>(hdr(model, 0) / nClass);
+  if (hdr(model, GBDT_AVERAGE_OUTPUT) != 0) {
+    const iterations = <f64>(hdr(model, GBDT_N_TREES) / nClass);
     for (let i = 0; i < n; i++) {
       const p = out + (<usize>i << 3);
       store<f64>(p, load<f64>(p) / iterations);
     }
   }
-  if (kind == T_SOFTMAX) {
+  if (kind == TRANSFORM_SOFTMAX) {
     for (let r = 0; r < nRows; r++) {
       const row = out + (<usize>(r * nClass) << 3);
       let wmax = load<f64>(row);
@@ -303,15 +291,15 @@ function transform(model: usize, out: usize, nRows: i32): void {
     }
     return;
   }
-  if (kind == T_IDENTITY) return;
+  if (kind == TRANSFORM_IDENTITY) return;
   for (let i = 0; i < n; i++) {
     const p = out + (<usize>i << 3);
     const raw = load<f64>(p);
     let v = raw;
-    if (kind == T_SIGMOID || kind == T_OVA) v = sigmoid(s, raw);
-    else if (kind == T_EXP) v = Math.exp(raw);
-    else if (kind == T_LOG1PEXP) v = Math.log1p(Math.exp(raw));
-    else if (kind == T_SQUARE) v = (raw > 0 ? 1.0 : raw < 0 ? -1.0 : 0.0) * raw * raw;
+    if (kind == TRANSFORM_SIGMOID || kind == TRANSFORM_OVA) v = sigmoid(s, raw);
+    else if (kind == TRANSFORM_EXP) v = Math.exp(raw);
+    else if (kind == TRANSFORM_LOG1PEXP) v = Math.log1p(Math.exp(raw));
+    else if (kind == TRANSFORM_SQUARE) v = (raw > 0 ? 1.0 : raw < 0 ? -1.0 : 0.0) * raw * raw;
     store<f64>(p, v);
   }
 }
@@ -323,13 +311,13 @@ export function gbdt_predict(model: usize, rows: usize, nRows: i32, out: usize):
 
 /** Leaf index (within its tree) of every tree for every row: nRows x nTrees. */
 export function gbdt_predict_leaf(model: usize, rows: usize, nRows: i32, out: usize): void {
-  const nTrees = hdr(model, 0);
-  const nFeat = hdr(model, 8);
+  const nTrees = hdr(model, GBDT_N_TREES);
+  const nFeat = hdr(model, GBDT_N_FEATURES);
   filterRows(rows, nRows * nFeat);
-  const roots = hptr(model, 12);
-  const nodes = hptr(model, 16);
-  const catWords = hptr(model, 24);
-  const leafBase = hptr(model, 28);
+  const roots = hptr(model, GBDT_ROOTS);
+  const nodes = hptr(model, GBDT_NODES);
+  const catWords = hptr(model, GBDT_CAT_WORDS);
+  const leafBase = hptr(model, GBDT_LEAF_BASE);
   for (let r = 0; r < nRows; r++) {
     const row = rows + (<usize>(r * nFeat) << 3);
     for (let t = 0; t < nTrees; t++) {

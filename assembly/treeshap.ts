@@ -2,13 +2,17 @@
 // step for step as LightGBM's Tree::TreeSHAP computes it, so that sums round the same way.
 // Node cover is internal_count / leaf_count; the hot child follows the prediction's own rules.
 import { filterRows, stepFrom } from "./gbdt";
+import {
+  GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_LEAF_VALUE, GBDT_NODE_COUNT,
+  GBDT_LEAF_COUNT, GBDT_EXPECTED, NODE_BYTES, NODE_FEATURE, NODE_LEFT, NODE_RIGHT, PATH_ELEMENT_BYTES,
+} from "./layout";
 
-// A path element (32 bytes): feature i32 | zero_fraction f64 | one_fraction f64 | pweight f64.
+// A path element (PATH_ELEMENT_BYTES): feature i32 | zero_fraction f64 | one_fraction f64 | pweight f64.
 @inline function feat(p: usize): i32 { return load<i32>(p); }
 @inline function zero(p: usize): f64 { return load<f64>(p, 8); }
 @inline function one(p: usize): f64 { return load<f64>(p, 16); }
 @inline function pw(p: usize): f64 { return load<f64>(p, 24); }
-@inline function el(path: usize, i: i32): usize { return path + (<usize>i << 5); }
+@inline function el(path: usize, i: i32): usize { return path + <usize>i * PATH_ELEMENT_BYTES; }
 
 function extendPath(path: usize, depth: i32, zeroFraction: f64, oneFraction: f64, feature: i32): void {
   const e = el(path, depth);
@@ -65,10 +69,10 @@ function unwoundPathSum(path: usize, depth: i32, index: i32): f64 {
 }
 
 @inline function cover(model: usize, code: i32): f64 {
-  // Node codes are byte offsets into the 24-byte node table.
+  // Node codes are byte offsets into the node table.
   return code >= 0
-    ? load<f64>(<usize>load<u32>(model + 60) + (<usize>(code / 24) << 3))
-    : load<f64>(<usize>load<u32>(model + 64) + (<usize>~code << 3));
+    ? load<f64>(<usize>load<u32>(model + GBDT_NODE_COUNT) + (<usize>(code / NODE_BYTES) << 3))
+    : load<f64>(<usize>load<u32>(model + GBDT_LEAF_COUNT) + (<usize>~code << 3));
 }
 
 function treeShap(
@@ -76,11 +80,11 @@ function treeShap(
   parentPath: usize, parentZero: f64, parentOne: f64, parentFeature: i32,
 ): void {
   const path = el(parentPath, depth);
-  if (depth > 0) memory.copy(path, parentPath, <usize>depth << 5);
+  if (depth > 0) memory.copy(path, parentPath, <usize>depth * PATH_ELEMENT_BYTES);
   extendPath(path, depth, parentZero, parentOne, parentFeature);
 
   if (code < 0) {
-    const value = load<f64>(<usize>load<u32>(model + 20) + (<usize>~code << 3));
+    const value = load<f64>(<usize>load<u32>(model + GBDT_LEAF_VALUE) + (<usize>~code << 3));
     for (let i = 1; i <= depth; ++i) {
       const w = unwoundPathSum(path, depth, i);
       const e = el(path, i);
@@ -89,10 +93,10 @@ function treeShap(
     }
     return;
   }
-  const node = <usize>load<u32>(model + 16) + <usize>code;
-  const feature = load<i32>(node, 8);
+  const node = <usize>load<u32>(model + GBDT_NODES) + <usize>code;
+  const feature = load<i32>(node, NODE_FEATURE);
   const hot = stepFrom(model, node, row);
-  const cold = hot == load<i32>(node, 12) ? load<i32>(node, 16) : load<i32>(node, 12);
+  const cold = hot == load<i32>(node, NODE_LEFT) ? load<i32>(node, NODE_RIGHT) : load<i32>(node, NODE_LEFT);
   const w = cover(model, code);
   const hotZero = cover(model, hot) / w;
   const coldZero = cover(model, cold) / w;
@@ -117,11 +121,11 @@ function treeShap(
  * `path` is scratch for (maxDepth + 2) * (maxDepth + 3) / 2 path elements.
  */
 export function gbdt_predict_contrib(model: usize, rows: usize, nRows: i32, out: usize, path: usize): void {
-  const nTrees = load<i32>(model);
-  const nClass = load<i32>(model, 4);
-  const nFeat = load<i32>(model, 8);
-  const roots = <usize>load<u32>(model + 12);
-  const expected = <usize>load<u32>(model + 72);
+  const nTrees = load<i32>(model, GBDT_N_TREES);
+  const nClass = load<i32>(model, GBDT_N_CLASS);
+  const nFeat = load<i32>(model, GBDT_N_FEATURES);
+  const roots = <usize>load<u32>(model + GBDT_ROOTS);
+  const expected = <usize>load<u32>(model + GBDT_EXPECTED);
   const width = nFeat + 1;
   memory.fill(out, 0, <usize>(nRows * nClass * width) << 3);
   for (let r = 0; r < nRows; r++) {

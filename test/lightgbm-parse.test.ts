@@ -45,7 +45,7 @@ describe("malformed LightGBM files", () => {
     expect(() => parse(bad)).toThrow(/cat_boundaries/);
     // A categorical node whose threshold points past the tree's categorical splits.
     const tree = model.trees[t];
-    const node = Array.from(tree.decisionType).findIndex((d) => d & 1);
+    const node = tree.categorical.indexOf(1);
     const thresholds = Array.from(tree.threshold, (v, i) => (i === node ? String(tree.numCat) : v.toPrecision(17)));
     const pastEnd = replaceLine(good, "threshold=", "threshold=" + thresholds.join(" "), `Tree=${t}\n`);
     expect(() => parse(pastEnd)).toThrow(new RegExp(`categorical node ${node} has threshold ${tree.numCat}; expected a categorical split index 0\\.\\.${tree.numCat - 1}`));
@@ -73,7 +73,7 @@ describe("malformed LightGBM files", () => {
         try {
           const m = parse(text);
           m.trees[0].threshold.forEach((t, k) => {
-            if (!(m.trees[0].decisionType[k] & 1)) expect(Object.is(t, values[k]) || t === values[k]).toBe(true);
+            if (!m.trees[0].categorical[k]) expect(Object.is(t, values[k]) || t === values[k]).toBe(true);
           });
         } catch (err) {
           // Categorical nodes need integer thresholds: that refusal is the parser's job.

@@ -1,39 +1,37 @@
-// A causal forest laid out flat in WASM memory (layout: assembly/forest.ts) and evaluated there.
+// A causal forest laid out flat in WASM memory (layout: assembly/layout.ts) and evaluated there.
 import type { CausalForest } from "../model/causal/model.ts";
 import { contrastVectors, defaultContrasts } from "../model/causal/contrasts.ts";
 import { ndtri } from "../model/causal/normal.ts";
 import type { Contrast, EffectResult, ForestEvaluator } from "../model/evaluator.ts";
+import * as L from "../../assembly/layout.ts";
 import { Scratch, type WasmCore } from "./core.ts";
-
-const NODE_BYTES = 24;
-const HEADER_BYTES = 40;
 
 function flattenNodes(forest: CausalForest): { roots: Int32Array; nodes: ArrayBuffer } {
   const { treeNodeOffsets: off, childrenLeft, childrenRight, feature, threshold, leafIndex } = forest;
   const n = off[forest.nTrees];
-  const nodes = new ArrayBuffer(n * NODE_BYTES);
+  const nodes = new ArrayBuffer(n * L.FOREST_NODE_BYTES);
   const view = new DataView(nodes);
   // Leaves are never visited: a parent's child code points straight at the leaf's row (~row).
   const code = (tree: number, local: number) => {
     const g = off[tree] + local;
-    return childrenLeft[g] === -1 ? ~leafIndex[g] : g * NODE_BYTES; // nodes by byte offset
+    return childrenLeft[g] === -1 ? ~leafIndex[g] : g * L.FOREST_NODE_BYTES; // nodes by byte offset
   };
   const roots = new Int32Array(forest.nTrees);
   for (let t = 0; t < forest.nTrees; t++) {
     roots[t] = code(t, 0);
     for (let g = off[t]; g < off[t + 1]; g++) {
       if (childrenLeft[g] === -1) continue;
-      const at = g * NODE_BYTES;
-      view.setFloat64(at, threshold[g], true);
-      view.setInt32(at + 8, feature[g], true);
-      view.setInt32(at + 12, code(t, childrenLeft[g]), true);
-      view.setInt32(at + 16, code(t, childrenRight[g]), true);
+      const at = g * L.FOREST_NODE_BYTES;
+      view.setFloat64(at + L.FOREST_NODE_THRESHOLD, threshold[g], true);
+      view.setInt32(at + L.FOREST_NODE_FEATURE, feature[g], true);
+      view.setInt32(at + L.FOREST_NODE_LEFT, code(t, childrenLeft[g]), true);
+      view.setInt32(at + L.FOREST_NODE_RIGHT, code(t, childrenRight[g]), true);
     }
   }
   return { roots, nodes };
 }
 
-/** Per leaf: alpha, then the upper triangle of its Jacobian row by row (see assembly/forest.ts). */
+/** Per leaf: alpha, then the upper triangle of its Jacobian row by row (FOREST_LEAF_STATS). */
 function packLeafStats(forest: CausalForest): Float64Array {
   const p = forest.nOutputs;
   const width = p + (p * (p + 1)) / 2;
@@ -79,14 +77,32 @@ export class WasmForest implements ForestEvaluator {
 
   static create(core: WasmCore, forest: CausalForest): WasmForest {
     const { roots, nodes } = flattenNodes(forest);
-    const blocks = [roots, new Uint8Array(nodes), packLeafStats(forest), new Uint8Array(8), forest.subforestOffsets].map((a) => core.copyIn(a));
-    const header = core.alloc(HEADER_BYTES);
-    blocks.push(header);
-    const h = new DataView(core.buffer, header, HEADER_BYTES);
     const so = forest.subforestOffsets;
-    [forest.nTrees, forest.nOutputs, forest.nFeatures, ...blocks.slice(0, 5), so.length - 1, so[1] - so[0]].forEach((v, i) =>
-      h.setInt32(i * 4, v, true),
-    );
+    const blocks: number[] = [];
+    const put = (a: Int32Array | Float64Array | Uint8Array) => {
+      const ptr = core.copyIn(a);
+      blocks.push(ptr);
+      return ptr;
+    };
+    const fields = {
+      roots: put(roots),
+      nodes: put(new Uint8Array(nodes)),
+      stats: put(packLeafStats(forest)),
+      subforests: put(so),
+    };
+    const header = core.alloc(L.FOREST_HEADER_BYTES);
+    blocks.push(header);
+    const h = new DataView(core.buffer, header, L.FOREST_HEADER_BYTES);
+    const i32 = (off: number, v: number) => h.setInt32(off, v, true);
+    i32(L.FOREST_N_TREES, forest.nTrees);
+    i32(L.FOREST_N_OUTPUTS, forest.nOutputs);
+    i32(L.FOREST_N_FEATURES, forest.nFeatures);
+    i32(L.FOREST_ROOTS, fields.roots);
+    i32(L.FOREST_NODES, fields.nodes);
+    i32(L.FOREST_LEAF_STATS, fields.stats);
+    i32(L.FOREST_SUBFOREST_OFFSETS, fields.subforests);
+    i32(L.FOREST_N_SUBFORESTS, so.length - 1);
+    i32(L.FOREST_SUBFOREST_SIZE, so[1] - so[0]);
     return new WasmForest(core, forest, header, blocks);
   }
 
@@ -112,12 +128,12 @@ export class WasmForest implements ForestEvaluator {
     const core = this.core;
     const input = this.input.ensure(n * 8);
     const qPtr = this.q.ensure(qs.byteLength);
-    const out = this.output.ensure(nRows * nc * 4 * 8);
+    const out = this.output.ensure(nRows * nc * L.EFFECT_FIELDS * 8);
     const work = this.work.ensure(core.exports.forest_scratch_bytes(this.header, nc));
     core.f64(input, n).set(n === rows.length ? rows : rows.subarray(0, n));
     core.f64(qPtr, qs.length).set(qs);
     core.exports.forest_effects(this.header, input, nRows, qPtr, nc, zLo, zHi, out, work);
-    const raw = core.f64(out, nRows * nc * 4);
+    const raw = core.f64(out, nRows * nc * L.EFFECT_FIELDS);
     const result: EffectResult = {
       nRows,
       contrasts: list,
@@ -127,10 +143,11 @@ export class WasmForest implements ForestEvaluator {
       stderr: new Float64Array(nRows * nc),
     };
     for (let i = 0; i < nRows * nc; i++) {
-      result.effect[i] = raw[i * 4];
-      result.lower[i] = raw[i * 4 + 1];
-      result.upper[i] = raw[i * 4 + 2];
-      result.stderr[i] = raw[i * 4 + 3];
+      const at = i * L.EFFECT_FIELDS;
+      result.effect[i] = raw[at + L.EFFECT_POINT];
+      result.lower[i] = raw[at + L.EFFECT_LOWER];
+      result.upper[i] = raw[at + L.EFFECT_UPPER];
+      result.stderr[i] = raw[at + L.EFFECT_STDERR];
     }
     return result;
   }

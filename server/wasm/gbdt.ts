@@ -1,26 +1,20 @@
-// A LightGBM model laid out flat in WASM memory (layout: assembly/gbdt.ts) and evaluated there.
-// Split kinds are decoded here once (missing type, default side, where NaN goes, bitset offsets),
-// so the core's inner loop never looks at decision_type.
-import type { LgbModel, OutputTransform } from "../model/lightgbm/model.ts";
+// A LightGBM model laid out flat in WASM memory (layout: assembly/layout.ts) and evaluated there.
+// The parsed splits (categorical, missing type, default side) are folded here once into the node
+// kinds the core tests (where NaN goes, bitset offsets), so its inner loop decodes nothing.
+import { MissingType, type LgbModel, type OutputTransform } from "../model/lightgbm/model.ts";
 import type { GbdtEvaluator } from "../model/evaluator.ts";
 import { ModelFormatError } from "../model/errors.ts";
+import * as L from "../../assembly/layout.ts";
 import { Scratch, type WasmCore } from "./core.ts";
 
-const NAN_LEFT = 1;
-const ZERO_MISSING = 2;
-const DEFAULT_LEFT = 4;
-const CATEGORICAL = 8;
-const NODE_BYTES = 24;
-const HEADER_BYTES = 80;
-
 const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
-  identity: 0,
-  sigmoid: 1,
-  softmax: 2,
-  ova: 3,
-  exp: 4,
-  log1pexp: 5,
-  square: 6,
+  identity: L.TRANSFORM_IDENTITY,
+  sigmoid: L.TRANSFORM_SIGMOID,
+  softmax: L.TRANSFORM_SOFTMAX,
+  ova: L.TRANSFORM_OVA,
+  exp: L.TRANSFORM_EXP,
+  log1pexp: L.TRANSFORM_LOG1PEXP,
+  square: L.TRANSFORM_SQUARE,
 };
 
 /** The flat arrays the core reads, built once from the parsed model. */
@@ -60,7 +54,7 @@ function flatten(model: LgbModel): Flat {
   const nWords = trees.reduce((s, t) => s + t.catThreshold.length, 0);
   const roots = new Int32Array(trees.length);
   const leafBase = new Int32Array(trees.length);
-  const nodes = new ArrayBuffer(Math.max(1, nNodes) * NODE_BYTES);
+  const nodes = new ArrayBuffer(Math.max(1, nNodes) * L.NODE_BYTES);
   const nodeView = new DataView(nodes);
   const leafValue = new Float64Array(nLeaves);
   const leafCount = new Float64Array(nLeaves);
@@ -68,7 +62,7 @@ function flatten(model: LgbModel): Flat {
   const catWords = new Uint32Array(Math.max(1, nWords));
   const expected = new Float64Array(trees.length);
   const anyLinear = trees.some((t) => t.isLinear);
-  const linInfo = anyLinear ? new ArrayBuffer(nLeaves * 16) : null;
+  const linInfo = anyLinear ? new ArrayBuffer(nLeaves * L.LINEAR_LEAF_BYTES) : null;
   const linView = linInfo ? new DataView(linInfo) : null;
   const linFeatures: number[] = [];
   const linCoeffs: number[] = [];
@@ -80,34 +74,36 @@ function flatten(model: LgbModel): Flat {
   trees.forEach((tree, t) => {
     const internal = tree.numLeaves - 1;
     // Internal nodes by byte offset (the core adds it to the table's address), leaves by ~index.
-    const code = (c: number) => (c >= 0 ? (nodeBase + c) * NODE_BYTES : ~(leaves + ~c));
-    roots[t] = internal === 0 ? ~leaves : nodeBase * NODE_BYTES;
+    const code = (c: number) => (c >= 0 ? (nodeBase + c) * L.NODE_BYTES : ~(leaves + ~c));
+    roots[t] = internal === 0 ? ~leaves : nodeBase * L.NODE_BYTES;
     leafBase[t] = leaves;
     for (let i = 0; i < internal; i++) {
-      const dt = tree.decisionType[i];
-      const at = (nodeBase + i) * NODE_BYTES;
+      const at = (nodeBase + i) * L.NODE_BYTES;
       let kind: number;
       let threshold = tree.threshold[i];
-      if (dt & 1) {
+      if (tree.categorical[i]) {
         const c = threshold;
         const begin = tree.catBoundaries[c];
-        kind = CATEGORICAL | ((tree.catBoundaries[c + 1] - begin) << 8);
+        kind = L.NODE_CATEGORICAL | ((tree.catBoundaries[c + 1] - begin) << L.NODE_CAT_WORDS_SHIFT);
         threshold = words + begin;
         plain = false;
       } else {
-        const defaultLeft = (dt & 2) !== 0;
-        const missing = (dt >> 2) & 3;
-        if (missing === 1) plain = false;
+        const missing = tree.missingType[i];
+        const defaultLeft = tree.defaultLeft[i] === 1;
+        if (missing === MissingType.Zero) plain = false;
         // NaN becomes 0 unless the missing type is NaN; with type Zero that 0 then goes the
         // default way, and with None it is compared like any 0.
-        const nanLeft = missing === 0 ? 0 <= threshold : defaultLeft;
-        kind = (nanLeft ? NAN_LEFT : 0) | (missing === 1 ? ZERO_MISSING : 0) | (defaultLeft ? DEFAULT_LEFT : 0);
+        const nanLeft = missing === MissingType.None ? 0 <= threshold : defaultLeft;
+        kind =
+          (nanLeft ? L.NODE_NAN_LEFT : 0) |
+          (missing === MissingType.Zero ? L.NODE_ZERO_MISSING : 0) |
+          (defaultLeft ? L.NODE_DEFAULT_LEFT : 0);
       }
-      nodeView.setFloat64(at, threshold, true);
-      nodeView.setInt32(at + 8, tree.splitFeature[i], true);
-      nodeView.setInt32(at + 12, code(tree.leftChild[i]), true);
-      nodeView.setInt32(at + 16, code(tree.rightChild[i]), true);
-      nodeView.setInt32(at + 20, kind, true);
+      nodeView.setFloat64(at + L.NODE_THRESHOLD, threshold, true);
+      nodeView.setInt32(at + L.NODE_FEATURE, tree.splitFeature[i], true);
+      nodeView.setInt32(at + L.NODE_LEFT, code(tree.leftChild[i]), true);
+      nodeView.setInt32(at + L.NODE_RIGHT, code(tree.rightChild[i]), true);
+      nodeView.setInt32(at + L.NODE_KIND, kind, true);
       nodeCount[nodeBase + i] = tree.internalCount[i];
     }
     leafValue.set(tree.leafValue, leaves);
@@ -117,11 +113,11 @@ function flatten(model: LgbModel): Flat {
     if (internal > 0) maxDepth = Math.max(maxDepth, depthOf(tree.leftChild, tree.rightChild, 0));
     if (linView) {
       for (let l = 0; l < tree.numLeaves; l++) {
-        const at = (leaves + l) * 16;
+        const at = (leaves + l) * L.LINEAR_LEAF_BYTES;
         const feats = tree.isLinear ? tree.leafFeatures[l] : new Int32Array(0);
-        linView.setFloat64(at, tree.isLinear ? tree.leafConst[l] : tree.leafValue[l], true);
-        linView.setInt32(at + 8, linFeatures.length, true);
-        linView.setInt32(at + 12, feats.length, true);
+        linView.setFloat64(at + L.LINEAR_CONST, tree.isLinear ? tree.leafConst[l] : tree.leafValue[l], true);
+        linView.setInt32(at + L.LINEAR_START, linFeatures.length, true);
+        linView.setInt32(at + L.LINEAR_COUNT, feats.length, true);
         linFeatures.push(...feats);
         if (tree.isLinear) linCoeffs.push(...tree.leafCoeff[l]);
       }
@@ -161,7 +157,7 @@ export class WasmGbdt implements GbdtEvaluator {
     this.input = new Scratch(core);
     this.output = new Scratch(core);
     this.path = new Scratch(core);
-    this.pathBytes = (((maxDepth + 2) * (maxDepth + 3)) / 2) * 32;
+    this.pathBytes = (((maxDepth + 2) * (maxDepth + 3)) / 2) * L.PATH_ELEMENT_BYTES;
   }
 
   /** Writes the model into WASM memory once; `dispose()` frees it. */
@@ -187,30 +183,30 @@ export class WasmGbdt implements GbdtEvaluator {
       leafCount: put(flat.leafCount),
       expected: put(flat.expected),
     };
-    const header = core.alloc(HEADER_BYTES);
+    const header = core.alloc(L.GBDT_HEADER_BYTES);
     blocks.push(header);
-    const h = new DataView(core.buffer, header, HEADER_BYTES);
+    const h = new DataView(core.buffer, header, L.GBDT_HEADER_BYTES);
     const i32 = (off: number, v: number) => h.setInt32(off, v, true);
-    i32(0, model.trees.length);
-    i32(4, model.numClass);
-    i32(8, model.numFeatures);
-    i32(12, fields.roots);
-    i32(16, fields.nodes);
-    i32(20, fields.leafValue);
-    i32(24, fields.catWords);
-    i32(28, fields.leafBase);
-    i32(32, TRANSFORM_CODES[model.transform.kind]);
-    i32(36, model.averageOutput ? 1 : 0);
     const t = model.transform;
-    h.setFloat64(40, t.kind === "sigmoid" || t.kind === "ova" ? t.sigmoid : 1, true);
-    i32(48, fields.linear);
-    i32(52, fields.linFeat);
-    i32(56, fields.linCoef);
-    i32(60, fields.nodeCount);
-    i32(64, fields.leafCount);
-    i32(68, flat.maxDepth);
-    i32(72, fields.expected);
-    i32(76, flat.plain ? 1 : 0);
+    i32(L.GBDT_N_TREES, model.trees.length);
+    i32(L.GBDT_N_CLASS, model.numClass);
+    i32(L.GBDT_N_FEATURES, model.numFeatures);
+    i32(L.GBDT_ROOTS, fields.roots);
+    i32(L.GBDT_NODES, fields.nodes);
+    i32(L.GBDT_CAT_WORDS, fields.catWords);
+    i32(L.GBDT_LEAF_BASE, fields.leafBase);
+    i32(L.GBDT_TRANSFORM, TRANSFORM_CODES[t.kind]);
+    i32(L.GBDT_AVERAGE_OUTPUT, model.averageOutput ? 1 : 0);
+    i32(L.GBDT_FLAGS, flat.plain ? L.GBDT_FLAG_PLAIN : 0);
+    h.setFloat64(L.GBDT_SIGMOID, t.kind === "sigmoid" || t.kind === "ova" ? t.sigmoid : 1, true);
+    i32(L.GBDT_LINEAR, fields.linear);
+    i32(L.GBDT_LIN_FEATURES, fields.linFeat);
+    i32(L.GBDT_LIN_COEFFS, fields.linCoef);
+    i32(L.GBDT_NODE_COUNT, fields.nodeCount);
+    i32(L.GBDT_LEAF_COUNT, fields.leafCount);
+    i32(L.GBDT_MAX_DEPTH, flat.maxDepth);
+    i32(L.GBDT_EXPECTED, fields.expected);
+    i32(L.GBDT_LEAF_VALUE, fields.leafValue);
     return new WasmGbdt(core, model, header, blocks, flat.maxDepth);
   }
 

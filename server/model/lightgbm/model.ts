@@ -12,13 +12,23 @@ export type OutputTransform =
   | { kind: "log1pexp" } // cross_entropy_lambda
   | { kind: "square" }; // regression sqrt: sign(raw) * raw^2
 
+/** How a numerical split treats missing values (decision_type bits 2-3). */
+export const MissingType = { None: 0, Zero: 1, NaN: 2 } as const;
+export type MissingType = (typeof MissingType)[keyof typeof MissingType];
+
 export interface LgbTree {
   numLeaves: number;
   numCat: number;
   /** Per internal node (numLeaves - 1 entries each). */
   splitFeature: Int32Array;
+  /** Numerical: go left iff x <= threshold. Categorical: the index of the split's bitset. */
   threshold: Float64Array;
-  decisionType: Uint8Array;
+  /** decision_type decoded at parse time: 1 for a categorical split (bitset), 0 numerical. */
+  categorical: Uint8Array;
+  /** 1 when missing values go left (numerical splits with missing type Zero or NaN). */
+  defaultLeft: Uint8Array;
+  /** A MissingType per node (numerical splits; categorical ones ignore it). */
+  missingType: Uint8Array;
   leftChild: Int32Array;
   rightChild: Int32Array;
   internalValue: Float64Array;

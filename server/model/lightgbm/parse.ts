@@ -2,7 +2,7 @@
 // count, index, decision bit and number is validated, and anything unsupported is refused with
 // the file, the line / key and what was expected.
 import { ModelFormatError } from "../errors.ts";
-import type { LgbModel, LgbTree, OutputTransform } from "./model.ts";
+import { MissingType, type LgbModel, type LgbTree, type OutputTransform } from "./model.ts";
 import { scanModel, ScanError, type Block, type Entry } from "./scan.ts";
 
 /** Objectives LightGBM writes, and how each turns raw scores into predictions. */
@@ -202,16 +202,24 @@ function parseTree(block: Block, numFeatures: number, h: Helpers): LgbTree {
     });
   }
 
-  const decision = Uint8Array.from(decisionType);
+  // decision_type: bit 0 categorical, bit 1 default left, bits 2-3 the missing type. Decoded here
+  // once; nothing downstream looks at the bits.
+  const categorical = new Uint8Array(nodes);
+  const defaultLeft = new Uint8Array(nodes);
+  const missingType = new Uint8Array(nodes);
+  const missingTypes: readonly number[] = [MissingType.None, MissingType.Zero, MissingType.NaN];
   for (let i = 0; i < nodes; i++) {
     const d = decisionType[i];
-    if (d < 0 || d > 255 || (d & ~15) !== 0 || ((d >> 2) & 3) === 3) {
+    if (d < 0 || d > 255 || (d & ~15) !== 0 || !missingTypes.includes((d >> 2) & 3)) {
       fail(where("decision_type"), `node ${i} has decision_type ${d}; expected bits 0 (categorical), 1 (default left) and 2-3 (missing type 0-2) only`);
     }
+    categorical[i] = d & 1;
+    defaultLeft[i] = (d >> 1) & 1;
+    missingType[i] = (d >> 2) & 3;
     if (splitFeature[i] < 0 || splitFeature[i] >= numFeatures) {
       fail(where("split_feature"), `node ${i} splits on feature ${splitFeature[i]}; expected 0..${numFeatures - 1}`);
     }
-    if (d & 1) {
+    if (categorical[i]) {
       const c = threshold[i];
       if (!Number.isInteger(c) || c < 0 || c >= numCat) fail(where("threshold"), `categorical node ${i} has threshold ${c}; expected a categorical split index 0..${numCat - 1}`);
     } else if (Number.isNaN(threshold[i])) {
@@ -260,7 +268,7 @@ function parseTree(block: Block, numFeatures: number, h: Helpers): LgbTree {
   }
 
   return {
-    numLeaves, numCat, splitFeature, threshold, decisionType: decision, leftChild, rightChild,
+    numLeaves, numCat, splitFeature, threshold, categorical, defaultLeft, missingType, leftChild, rightChild,
     internalValue, internalCount, leafValue, leafCount, catBoundaries, catThreshold,
     isLinear, leafConst, leafFeatures, leafCoeff,
   };

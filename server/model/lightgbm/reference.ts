@@ -3,7 +3,7 @@
 // suite runs both) and the baseline the benchmark measures it by.
 import { ModelFormatError } from "../errors.ts";
 import type { GbdtEvaluator } from "../evaluator.ts";
-import type { LgbModel, LgbTree, OutputTransform } from "./model.ts";
+import { MissingType, type LgbModel, type LgbTree, type OutputTransform } from "./model.ts";
 
 /** kZeroThreshold: the float 1e-35f as a double. */
 export const K_ZERO_THRESHOLD = 1.0000000180025095e-35;
@@ -15,9 +15,8 @@ function filtered(x: number): number {
 
 /** The child index LightGBM's Tree::Decision takes at `node` (>= 0 node, < 0 ~leaf). */
 export function decision(tree: LgbTree, node: number, value: number): number {
-  const dt = tree.decisionType[node];
   let x = value;
-  if (dt & 1) {
+  if (tree.categorical[node]) {
     // Categorical: NaN and negatives go right; the value is truncated toward zero.
     if (Number.isNaN(x)) return tree.rightChild[node];
     const v = Math.trunc(x);
@@ -30,10 +29,13 @@ export function decision(tree: LgbTree, node: number, value: number): number {
     }
     return tree.rightChild[node];
   }
-  const missing = (dt >> 2) & 3;
-  const defaultChild = dt & 2 ? tree.leftChild[node] : tree.rightChild[node];
-  if (Number.isNaN(x) && missing !== 2) x = 0;
-  if ((missing === 1 && x >= -K_ZERO_THRESHOLD && x <= K_ZERO_THRESHOLD) || (missing === 2 && Number.isNaN(x))) {
+  const missing = tree.missingType[node];
+  const defaultChild = tree.defaultLeft[node] ? tree.leftChild[node] : tree.rightChild[node];
+  if (Number.isNaN(x) && missing !== MissingType.NaN) x = 0;
+  if (
+    (missing === MissingType.Zero && x >= -K_ZERO_THRESHOLD && x <= K_ZERO_THRESHOLD) ||
+    (missing === MissingType.NaN && Number.isNaN(x))
+  ) {
     return defaultChild;
   }
   return x <= tree.threshold[node] ? tree.leftChild[node] : tree.rightChild[node];
