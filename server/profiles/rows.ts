@@ -96,23 +96,26 @@ export class RowBuffer {
   }
 }
 
+/** What of an event its rows hold (a CustomerEvent is one; stores rebuild it from what they keep). */
+export type EventFacts = { type: CustomerEvent["type"]; amount?: number | null; paid_late?: boolean | null } & { [F in ProfileField]?: FieldValue | null };
+
 /** Calls `row` for each row an event stands for, `at` in ms since epoch. */
-export function eventRows(event: CustomerEvent, at: number, strings: StringTable, row: (kind: number, at: number, value: number) => void): void {
+export function eventRows(event: EventFacts, at: number, strings: StringTable, row: (kind: number, at: number, value: number) => void): void {
   switch (event.type) {
     case "signup":
       return row(Kind.SIGNUP, at, 0);
     case "billing":
-      return row(event.paid_late ? Kind.BILLING_LATE : Kind.BILLING, at, event.amount);
+      return row(event.paid_late ? Kind.BILLING_LATE : Kind.BILLING, at, event.amount!);
     case "login":
       return row(Kind.LOGIN, at, 0);
     case "support_ticket":
       return row(Kind.SUPPORT_TICKET, at, 0);
     case "usage":
-      return row(Kind.USAGE, at, event.amount);
+      return row(Kind.USAGE, at, event.amount!);
     case "profile":
       for (let i = 0; i < PROFILE_FIELDS.length; i++) {
         const v = event[PROFILE_FIELDS[i]];
-        if (v !== undefined) row(Kind.PROFILE + i, at, encodeValue(PROFILE_FIELDS[i], v, strings));
+        if (v !== undefined && v !== null) row(Kind.PROFILE + i, at, encodeValue(PROFILE_FIELDS[i], v, strings));
       }
   }
 }

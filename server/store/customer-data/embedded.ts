@@ -16,7 +16,7 @@ import { CustomerDataRefusal, type CustomerData, type CustomerRow, type FieldVal
 import type { CustomerEvent } from "../../contract/events.ts";
 import { summarize, summaryRows, horizonOf } from "../../profiles/compact.ts";
 import { deriveProfile } from "../../profiles/derive.ts";
-import { decodeValue, eventRows, eventTime, Kind, RowBuffer, StringTable } from "../../profiles/rows.ts";
+import { decodeValue, eventRows, eventTime, Kind, RowBuffer, StringTable, type EventFacts } from "../../profiles/rows.ts";
 import { JsonlWriter, readJsonl } from "../jsonl.ts";
 import { EventArena, NO_HASH } from "./arena.ts";
 import { idHash } from "./hash.ts";
@@ -326,17 +326,8 @@ function toStored(e: CustomerEvent, at: number): StoredEvent {
   }
 }
 
-/** The event a stored tuple stands for, as far as eventRows reads it (ids and `at` travel beside it). */
-function fromStored(type: CustomerEvent["type"], extra: StoredEvent[4], late: StoredEvent[5]): CustomerEvent {
-  const base = { event_id: "", customer_id: "", at: "" };
-  switch (type) {
-    case "billing":
-      return { ...base, type, amount: extra as number, paid_late: late === 1 };
-    case "usage":
-      return { ...base, type, amount: extra as number };
-    case "profile":
-      return { ...base, type, ...(extra as Record<string, never>) };
-    default:
-      return { ...base, type };
-  }
+/** What of a stored event its rows need (ids and `at` travel beside it). */
+function fromStored(type: CustomerEvent["type"], extra: StoredEvent[4], late: StoredEvent[5]): EventFacts {
+  if (type === "profile") return { type, ...(extra as Record<string, FieldValue>) };
+  return { type, amount: extra as number | undefined, paid_late: late === 1 };
 }
