@@ -9,14 +9,15 @@ export const EVENT_BATCH_LIMIT = 10_000;
 export const EVENT_TYPES = ["signup", "profile", "billing", "login", "support_ticket", "usage"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-const Id = z.string().min(1).max(256);
+/** Text as PostgreSQL stores it: no NUL character. */
+const Text = z.string().min(1).max(256).regex(/^[^\u0000]*$/, "must not contain a NUL character");
 /** ISO-8601 with a zone (`Z` or `+hh:mm`); fractions below the millisecond are dropped when stored. */
 const At = z.iso.datetime({ offset: true });
 const Amount = z.number().min(0).finite();
 
 const base = {
-  event_id: Id,
-  customer_id: Id,
+  event_id: Text,
+  customer_id: Text,
   at: At,
   /** false: apply without scoring, though the type is in the trigger set. */
   trigger: z.boolean().optional(),
@@ -24,9 +25,9 @@ const base = {
 
 /** The customer fields a `profile` event may set; for each, the value of the latest `at` wins. */
 export const ProfileFields = {
-  contract_type: z.string().min(1).max(256),
-  internet_service: z.string().min(1).max(256),
-  payment_method: z.string().min(1).max(256),
+  contract_type: Text,
+  internet_service: Text,
+  payment_method: Text,
   paperless_billing: z.boolean(),
   senior_citizen: z.boolean(),
   num_services: z.number().int().min(0),
