@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `churn` command line: one subcommand per file in cli/commands/.
+import { readFileSync } from "node:fs";
 import { demoDrift } from "./commands/demo.ts";
 import { effects } from "./commands/effects.ts";
 import { predict } from "./commands/predict.ts";
@@ -17,15 +18,42 @@ const COMMANDS: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   "demo-drift": [demoDrift, "show drift and calibration alerts firing and resolving on sample traffic"],
 };
 
-const HELP = `usage: churn <command> [--help]\n\n${Object.entries(COMMANDS)
-  .map(([name, [, what]]) => `  ${name.padEnd(10)} ${what}`)
+const HELP = `usage: churn <command> [--help]\n       churn --version\n\n${Object.entries(COMMANDS)
+  .map(([name, [, what]]) => `  ${name.padEnd(14)} ${what}`)
   .join("\n")}`;
 
+/** The package's version, from the package.json above this file (dist/cli/ when built, cli/ from source). */
+function version(): string {
+  for (const up of ["../../package.json", "../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8"));
+      if (pkg.name === "churn-intervention") return pkg.version;
+    } catch {
+      // not this one
+    }
+  }
+  return "unknown";
+}
+
+// A closed pipe (`churn predict ... | head`) ends the output, not the process with a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 const [name, ...rest] = process.argv.slice(2);
+if (name === "--version" || name === "-v") {
+  console.log(version());
+  process.exit(0);
+}
+if (name === "--help" || name === "-h" || name === "help") {
+  console.log(HELP);
+  process.exit(0);
+}
 const command = name ? COMMANDS[name] : undefined;
 if (!command) {
-  console.error(name && name !== "--help" ? `unknown command ${JSON.stringify(name)}\n\n${HELP}` : HELP);
-  process.exit(name && name !== "--help" ? 2 : 0);
+  console.error(name ? `unknown command ${JSON.stringify(name)}\n\n${HELP}` : HELP);
+  process.exit(2);
 }
 try {
   await command[0](rest);

@@ -1,6 +1,17 @@
 // Configuration from the environment, overridden by the matching command-line flags; every
 // value is checked, and a bad one is refused naming the variable or flag and what was expected.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+
+/** The default bundle shipped with the package, beside package.json: from source (server/) or built (dist/server/). */
+export function bundledModels(): string {
+  for (const up of ["../models", "../../models"]) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(`${dir}/manifest.json`)) return dir;
+  }
+  return "models";
+}
 
 export interface Config {
   port: number;
@@ -24,7 +35,7 @@ export interface Config {
 const OPTIONS = {
   port: { env: "PORT", kind: "int", min: 0, max: 65535, default: 3000 },
   host: { env: "HOST", kind: "string", default: "127.0.0.1" },
-  models: { env: "MODELS_DIR", kind: "string", default: "models" },
+  models: { env: "MODELS_DIR", kind: "string", default: "the bundled models/" },
   "max-body-bytes": { env: "MAX_BODY_BYTES", kind: "int", min: 1024, max: 1 << 30, default: 16 * 1024 * 1024 },
   "max-batch": { env: "MAX_BATCH_CUSTOMERS", kind: "int", min: 1, max: 1_000_000, default: 10_000 },
   threshold: { env: "CHURN_THRESHOLD", kind: "number", min: 0, max: 1 },
@@ -85,7 +96,7 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
   return {
     port: value("port") as number,
     host: value("host") as string,
-    modelsDir: value("models") as string,
+    modelsDir: flags.models !== undefined || env.MODELS_DIR ? (value("models") as string) : bundledModels(),
     maxBodyBytes: value("max-body-bytes") as number,
     maxBatchCustomers: value("max-batch") as number,
     threshold: value("threshold") as number | undefined,

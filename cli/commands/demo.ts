@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WebSocket } from "ws";
 import { createApp } from "../../server/app.ts";
-import { loadConfig } from "../../server/config.ts";
+import { bundledModels, loadConfig } from "../../server/config.ts";
 import { recordFields } from "../../server/features/csv.ts";
 import { startServer } from "../../server/http/server.ts";
 import type { AlertEvent } from "../../server/contract/monitoring.ts";
@@ -23,7 +23,8 @@ type Phase = "normal" | "shifted" | "recovered";
 /** Runs the three phases; returns every alert event seen, tagged with its phase. */
 export async function runDriftDemo(opts: { models?: string; customers?: string; log?: (line: string) => void } = {}) {
   const say = opts.log ?? ((l: string) => console.log(l));
-  const config = loadConfig(["--port", "0", "--models", opts.models ?? "models", "--data-dir", mkdtempSync(join(tmpdir(), "churn-demo-"))], {});
+  const models = opts.models ?? bundledModels();
+  const config = loadConfig(["--port", "0", "--models", models, "--data-dir", mkdtempSync(join(tmpdir(), "churn-demo-"))], {});
   const app = await createApp(config, { driftWindow: 300, labelledWindow: 400, minLabelsPerClass: 50 });
   const server = await startServer(config, app);
   const client = createChurnClient(server.url, { WebSocket });
@@ -37,7 +38,7 @@ export async function runDriftDemo(opts: { models?: string; customers?: string; 
   });
   say(`service on ${server.url} — console: ${server.url}/console`);
   const fields = app.service.health().bundle!.fields;
-  const records = readCsv(opts.customers ?? join(opts.models ?? "models", "sample_customers.csv"));
+  const records = readCsv(opts.customers ?? join(models, "sample_customers.csv"));
   const send = async (rows: Record<string, string>[], shift: boolean) => {
     for (let i = 0; i < rows.length; i += 100) {
       const chunk = rows.slice(i, i + 100);

@@ -8,6 +8,7 @@ import { createReadStream } from "node:fs";
 import { parse } from "csv-parse";
 import type { Alternative, CustomerRequest, PlanBudgetRequest, PlanBudgetResponse, PlanOption, PredictResponse } from "../../server/contract/api.ts";
 import type { ChurnService } from "../../server/contract/service.ts";
+import { bundledModels } from "../../server/config.ts";
 import { recordFields } from "../../server/features/csv.ts";
 import { Recommender } from "../../server/service/recommender.ts";
 import { createChurnClient } from "../../client/index.ts";
@@ -98,7 +99,7 @@ export async function predict(argv: string[]): Promise<void> {
   let fields: string[];
   let close: () => void;
   if (a.local) {
-    const local = await Recommender.open({ modelsDir: a.models ?? "models" });
+    const local = await Recommender.open({ modelsDir: a.models ?? bundledModels() });
     [service, fields, close] = [local, local.health().bundle!.fields, () => local.close()];
   } else {
     const client = createChurnClient(a.server!);
