@@ -2,7 +2,7 @@
 // (shared fixtures/pickles/README.md). Other versions are read when their class state has the
 // fields checked here; when it does not, extraction fails naming the class and the field.
 export const KNOWN_VERSIONS = {
-  python: "CPython 3.11 (pickle protocol 4; protocols 2 to 5 are read)",
+  python: "3.11",
   joblib: "1.2.0",
   numpy: "1.24.2",
   "scikit-learn": "1.2.1",
