@@ -26,28 +26,33 @@ export type PredictOptions = z.infer<typeof PredictOptions>;
 export const FeatureValue = z.union([z.number(), z.string(), z.boolean(), z.null()]);
 export type FeatureValue = z.infer<typeof FeatureValue>;
 
+const number = z.number().nullable().optional();
+const flag = z.union([z.boolean(), z.literal(0), z.literal(1)]).nullable().optional();
+
 /**
- * The default bundle's fields (models/manifest.json), typed for TypeScript callers: numbers as
- * numbers, categories as their values. A test holds this list to the manifest. Other bundles'
- * fields stay possible through the index signature of `PredictRequest`.
+ * The default bundle's fields (models/manifest.json), for TypeScript callers: numbers as numbers,
+ * categories as their values. test/contract.test.ts holds this list to the manifest. Other
+ * bundles' fields stay possible through the index signature of `CustomerRequest`; the service
+ * validates fields against whichever bundle it serves.
  */
-export interface DefaultBundleFields {
-  tenure?: number | null;
-  monthly_charges?: number | null;
-  total_charges?: number | null;
-  paperless_billing?: boolean | 0 | 1 | null;
-  senior_citizen?: boolean | 0 | 1 | null;
-  num_services?: number | null;
-  logins_30d?: number | null;
-  usage_change_30d?: number | null;
-  support_tickets_30d?: number | null;
-  days_since_last_login?: number | null;
-  late_payments_90d?: number | null;
-  contract_type?: "Month-to-month" | "One year" | "Two year" | null;
-  internet_service?: "DSL" | "Fiber optic" | "No" | null;
+export const DefaultBundleFields = z.object({
+  tenure: number,
+  monthly_charges: number,
+  total_charges: number,
+  paperless_billing: flag,
+  senior_citizen: flag,
+  num_services: number,
+  logins_30d: number,
+  usage_change_30d: number,
+  support_tickets_30d: number,
+  days_since_last_login: number,
+  late_payments_90d: number,
+  contract_type: z.enum(["Month-to-month", "One year", "Two year"]).nullable().optional(),
+  internet_service: z.enum(["DSL", "Fiber optic", "No"]).nullable().optional(),
   /** Unknown methods map to the all-zero one-hot (reported in `unknown_categories`). */
-  payment_method?: string | null;
-}
+  payment_method: z.string().nullable().optional(),
+});
+export type DefaultBundleFields = z.infer<typeof DefaultBundleFields>;
 
 /**
  * One customer, for any bundle. Feature fields sit flat beside `customer_id`; which names, types
