@@ -41,7 +41,7 @@ export function openStream(bytes: Uint8Array, file: string, maxInflated: number)
     }
     if (out.length > maxInflated) fail(`the ${compression} stream inflates past ${maxInflated} bytes (the reader's limit)`);
     if (out.length === 0 || out[0] !== 0x80) fail(`the ${compression} stream does not hold a pickle (expected PROTO 0x80 first)`);
-    return { bytes: out, compression };
+    return { bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), compression };
   }
   const other = UNSUPPORTED.find(([, magic]) => startsWith(bytes, magic));
   if (other) fail(`joblib's ${other[0]} compression is not supported (zlib and gzip are)`);

@@ -3,7 +3,7 @@
 // Hostile input is bounded: every declared length is checked against the bytes left before
 // anything is sliced or allocated, containers, the stack and the memo are capped, MARKs and the
 // finished structure are limited in depth, and the work is one pass over the input.
-import { NUMPY_ARRAY_WRAPPER, resolveGlobal } from "./globals.ts";
+import { ALLOWED, NUMPY_ARRAY_WRAPPER, resolveGlobal } from "./globals.ts";
 import { openStream, wrapperState } from "./joblib.ts";
 import { buildArray, buildDtype, describe, setArray } from "./numpy.ts";
 import { PickleError } from "./errors.ts";
@@ -64,7 +64,8 @@ interface Context {
 /** Reads a pickle file's bytes (pickle.dump or joblib.dump output, compressed or not) into plain data. */
 export function readPickle(bytes: Uint8Array, file: string, limits: Partial<ReadLimits> = {}): PickleValue {
   const all = { ...DEFAULT_LIMITS, ...limits };
-  const stream = openStream(bytes, file, all.maxInflatedBytes);
+  // A plain Uint8Array view: a Node Buffer's slice() would share memory where a copy is meant.
+  const stream = openStream(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, all.maxInflatedBytes);
   const machine = new Machine(stream.bytes, { file, inflated: stream.compression !== null, limits: all }, false);
   const { value, end } = machine.run(0);
   if (end !== stream.bytes.length) machine.failAt(end, `${stream.bytes.length - end} bytes follow the STOP opcode; expected the end of the file`);
@@ -314,7 +315,8 @@ class Machine {
         case 0x52: {
           const args = this.pop();
           const fn = this.pop();
-          const use = fn instanceof PyGlobal ? resolveGlobal(...split(fn.name), this.nested, this.fail) : undefined;
+          // A PyGlobal only comes from pushGlobal, which has checked it against the allow-list.
+          const use = fn instanceof PyGlobal ? ALLOWED.get(fn.name) : undefined;
           if (use?.use !== "reduce") this.fail(`cannot call ${describe(fn)}: only the allow-listed constructors are understood, and none is executed`);
           if (!Array.isArray(args)) this.fail(`expected an argument tuple, found ${describe(args)}`);
           if (use?.use === "reduce") this.push(use.make(args as PickleValue[], this.fail));
@@ -325,7 +327,7 @@ class Machine {
           const kwargs = code === 0x92 ? this.pop() : null;
           const args = this.pop();
           const cls = this.pop();
-          const use = cls instanceof PyGlobal ? resolveGlobal(...split(cls.name), this.nested, this.fail) : undefined;
+          const use = cls instanceof PyGlobal ? ALLOWED.get(cls.name) : undefined;
           if (use?.use !== "class") this.fail(`cannot instantiate ${describe(cls)}: not an allow-listed class`);
           if (!Array.isArray(args) || args.length !== 0 || (kwargs instanceof Map && kwargs.size !== 0) || (kwargs !== null && !(kwargs instanceof Map))) {
             this.fail(`${(cls as PyGlobal).name}: expected no constructor arguments (its state follows in BUILD), got ${describe(args)}`);
@@ -531,27 +533,29 @@ class Machine {
   }
 }
 
-const split = (full: string): [string, string] => {
-  const dot = full.lastIndexOf(".");
-  return [full.slice(0, dot), full.slice(dot + 1)];
-};
-
 /** Depth of the finished structure, walked without recursion (shared and cyclic parts once). */
 function checkDepth(root: PickleValue, maxDepth: number, fail: (problem: string) => never): void {
   const seen = new Set<object>();
-  const todo: [PickleValue | undefined, number][] = [[root, 0]];
-  while (todo.length > 0) {
-    const [v, depth] = todo.pop()!;
+  const values: (PickleValue | undefined)[] = [root];
+  const depths: number[] = [0];
+  const add = (v: PickleValue | undefined, depth: number) => {
+    if (v !== null && typeof v === "object" && !(v instanceof Uint8Array) && !seen.has(v)) {
+      values.push(v);
+      depths.push(depth);
+    }
+  };
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
     if (v === null || v === undefined || typeof v !== "object" || v instanceof Uint8Array || seen.has(v)) continue;
     seen.add(v);
     if (depth > maxDepth) fail(`the result nests deeper than ${maxDepth} levels`);
-    const children: Iterable<PickleValue | undefined> =
-      Array.isArray(v) ? v
-      : v instanceof Map ? [...v.keys(), ...v.values()]
-      : v instanceof Set ? v
-      : v instanceof PyObject ? [...v.args, v.state]
-      : v instanceof NdArray ? (v.items ?? [])
-      : [];
-    for (const c of children) todo.push([c, depth + 1]);
+    if (Array.isArray(v)) for (const c of v) add(c, depth + 1);
+    else if (v instanceof Map) for (const [k, c] of v) add(k, depth + 1), add(c, depth + 1);
+    else if (v instanceof Set) for (const c of v) add(c, depth + 1);
+    else if (v instanceof PyObject) {
+      for (const c of v.args) add(c, depth + 1);
+      add(v.state, depth + 1);
+    } else if (v instanceof NdArray && v.items) for (const c of v.items) add(c, depth + 1);
   }
 }

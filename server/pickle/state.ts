@@ -115,6 +115,12 @@ export function expectShape(arr: NdArray, shape: number[], fail: Fail): void {
 /** A float array's values (f8 or f4). */
 export function floats(arr: NdArray, fail: Fail): Float64Array {
   const dt = checkedArray(arr, "f", fail).dtype!;
+  if (dt.itemsize === 8) {
+    // Copied whole into aligned memory (the host is little-endian like the data).
+    const out = new Float64Array(arr.bytes!.length / 8);
+    new Uint8Array(out.buffer).set(arr.bytes!);
+    return out;
+  }
   return elements(arr.bytes!, dt, 0, dt.itemsize, fail, (v) => v as number);
 }
 
