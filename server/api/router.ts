@@ -7,14 +7,29 @@ import type { AlertEvent, MetricsSnapshot } from "../contract/monitoring.ts";
 import { trpcCall } from "./errors.ts";
 import { procedure, router } from "./trpc.ts";
 
+/**
+ * Resolves when `wake` is called (given the resolver), or at once when `signal` aborts; either way
+ * the abort listener is removed (a subscription would otherwise add one per interval until Node
+ * warns MaxListenersExceededWarning).
+ */
+function until(signal: AbortSignal | undefined, wake: (resolve: () => void) => () => void): Promise<void> {
+  return new Promise((resolve) => {
+    let cancel = () => {};
+    const done = () => {
+      signal?.removeEventListener("abort", done);
+      cancel();
+      resolve();
+    };
+    signal?.addEventListener("abort", done, { once: true });
+    cancel = wake(done);
+  });
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+  return until(signal, (done) => {
+    const t = setTimeout(done, ms);
+    return () => clearTimeout(t);
   });
 }
 
@@ -28,7 +43,7 @@ export const AlertsInput = z.object({ lastEventId: z.string().nullish() }).stric
 const monitoring = router({
   /** A full snapshot every `interval_ms`: the first evaluated at once, the next younger than `interval_ms`. */
   metrics: procedure.input(MetricsInput).subscription(async function* ({ ctx, input, signal }): AsyncGenerator<MetricsSnapshot> {
-    yield ctx.monitoring.snapshot();
+    yield { ...ctx.monitoring.snapshot(), history: ctx.monitoring.history() };
     while (!signal?.aborted) {
       await sleep(input.interval_ms, signal);
       if (!signal?.aborted) yield ctx.monitoring.recent(input.interval_ms);
@@ -48,9 +63,9 @@ const monitoring = router({
           const e = queue.shift()!;
           yield tracked(e.id, e);
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          signal?.addEventListener("abort", () => resolve(), { once: true });
+        await until(signal, (done) => {
+          wake = done;
+          return () => {};
         });
         wake = null;
       }
