@@ -49,6 +49,55 @@ export interface MetricsSnapshot {
   feature_drift: { feature: string; test: "ks" | "chi2"; statistic: number | null; p_value: number | null; window: number; drifted: boolean }[];
   effect_drift: { intervention: string; statistic: number | null; p_value: number | null; mean_shift: number | null; window: number; drifted: boolean }[];
   alerts: ActiveAlert[];
+  // Added for the console (issue 16); consoles that do not know them ignore them.
+  /** Churn probabilities of the live window in 20 equal-width bins on [0, 1]. */
+  scores: { window: number; bins: { lower: number; upper: number; count: number }[] };
+  /** Recommendations to intervene since start (or since the oldest retained log record after a restart). */
+  interventions: { count: number; spend: number; by_intervention: { intervention: string; count: number; spend: number; expected_value: number }[] };
+  /** The intervention workflow's outbox; null where the monitor is not given one. */
+  workflow: WorkflowSummary | null;
+  /** Per input field over the live window: shares imputed and (categorical) unknown; null with no requests. */
+  inputs: { feature: string; window: number; imputed_rate: number | null; unknown_rate: number | null }[];
+  /** Reference vs live distribution of each input (shares per bin or category), for drift plots. */
+  feature_histograms: FeatureHistogram[];
+  /** The server's recent history, sent with the first snapshot of a subscription (oldest first). */
+  history?: HistoryPoint[];
+}
+
+export interface WorkflowSummary {
+  url_configured: boolean;
+  pending: number;
+  retrying: number;
+  delivered: number;
+  dead: number;
+  recorded: number;
+  /** Age of the oldest undelivered entry; null with none pending. */
+  oldest_pending_s: number | null;
+}
+
+export interface FeatureHistogram {
+  feature: string;
+  test: "ks" | "chi2";
+  drifted: boolean;
+  /** Numeric: equal-width bins over the reference's range (the outer ones open-ended); categorical: one per category. */
+  bins: { label: string; reference: number; live: number | null }[];
+}
+
+/** One point of the server's bounded history (e.g. the last hour at 10 s). */
+export interface HistoryPoint {
+  at: string;
+  requests_total: number;
+  throughput_rps: number | null;
+  latency: Record<string, { p50_ms: number | null; p95_ms: number | null; p99_ms: number | null }>;
+  auc: number | null;
+  ece: number | null;
+  labelled: number;
+  drifted_features: string[];
+  alerts: number;
+  interventions: number;
+  spend: number;
+  workflow_pending: number | null;
+  workflow_dead: number | null;
 }
 
 /** What the subscriptions read: snapshots and alert transitions. */
@@ -59,6 +108,8 @@ export interface MonitoringFeed {
   recent(maxAgeMs: number): MetricsSnapshot;
   /** Kept alert events after `lastId` (all kept ones without it). */
   alertsSince(lastId?: string): AlertEvent[];
+  /** The bounded history of past evaluations, oldest first. */
+  history(): HistoryPoint[];
   /** Calls `listener` with every new alert event; returns the unsubscribe function. */
   onAlert(listener: (e: AlertEvent) => void): () => void;
 }

@@ -3,11 +3,14 @@
 // It receives every answered prediction and every joined outcome as an observer; `snapshot()`
 // is the console contract.
 import type { Reference } from "../contract/bundle.ts";
-import type { AlertEvent, MetricsSnapshot, MonitoringFeed } from "../contract/monitoring.ts";
+import type { AlertEvent, FeatureHistogram, HistoryPoint, MetricsSnapshot, MonitoringFeed, WorkflowSummary } from "../contract/monitoring.ts";
 import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import { Alerts } from "./alerts.ts";
+import { categoricalHistogram, numericBins, numericHistogram, scoreHistogram, type NumericBins } from "./histograms.ts";
+import { SnapshotHistory } from "./history.ts";
 import { LatencyTracker } from "./latency.ts";
 import { auc, brier, chi2Contingency, ece, ks2sampSorted, reliability, sorted } from "./stats.ts";
+import { FieldSources, InterventionTally } from "./tallies.ts";
 import { InputWindow, LabelledWindow, NumberWindow } from "./windows.ts";
 
 export interface MonitorOptions {
@@ -23,6 +26,21 @@ export interface MonitorOptions {
   p99AlertMs?: number;
   aucAlert?: number;
   driftAlertP?: number;
+  /** Spacing and length of the history sent to new subscribers (10 s, 360: the last hour). */
+  historyIntervalMs?: number;
+  historySize?: number;
+}
+
+/** What the monitor reads of the workflow outbox (its status). */
+export interface WorkflowStatus {
+  url: string | null;
+  pending: number;
+  retrying: number;
+  delivered: number;
+  dead: number;
+  recorded: number;
+  /** When the oldest undelivered entry was made (ms since the epoch); null with none. */
+  oldest_pending_at: number | null;
 }
 
 const EMPTY_LATENCY = { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
@@ -34,19 +52,27 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
   private readonly started = Date.now();
   private requests = 0;
   /** The bundle's reference, its samples sorted once: every KS test reuses them. */
-  private reference: { numeric: Map<string, Float64Array>; effects: Map<string, Float64Array>; categories: Reference["categories"] } | null = null;
+  private reference: { numeric: Map<string, Float64Array>; bins: Map<string, NumericBins>; effects: Map<string, Float64Array>; categories: Reference["categories"] } | null = null;
   private modelVersion: string | null = null;
   private readonly inputs: InputWindow;
   private readonly effects = new Map<string, NumberWindow>();
   private readonly labelled: LabelledWindow;
+  private readonly scores: NumberWindow;
+  private readonly fieldSources: FieldSources;
+  private readonly interventions = new InterventionTally();
+  private readonly past: SnapshotHistory;
+  private workflow: (() => WorkflowStatus) | null = null;
   /** The latest evaluation, which subscribers share (see `recent`). */
   private latest: { at: number; snapshot: MetricsSnapshot } | null = null;
 
   constructor(options: MonitorOptions = {}) {
     this.o = {
       driftWindow: 1000, driftMinimum: 100, labelledWindow: 5000, minLabelsPerClass: 200, latencyWindowS: 60,
-      p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, ...options,
+      p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, historyIntervalMs: 10_000, historySize: 360, ...options,
     };
+    this.scores = new NumberWindow(this.o.driftWindow);
+    this.fieldSources = new FieldSources(this.o.driftWindow);
+    this.past = new SnapshotHistory(this.o.historyIntervalMs, this.o.historySize);
     this.latency = new LatencyTracker(this.o.latencyWindowS);
     this.inputs = new InputWindow(this.o.driftWindow);
     this.labelled = new LabelledWindow(this.o.labelledWindow);
@@ -56,8 +82,19 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
   setBundle(version: string, reference: Reference): void {
     this.modelVersion = version;
     const sortAll = (samples: Record<string, number[]>) => new Map(Object.entries(samples).map(([k, v]) => [k, sorted(v)]));
-    this.reference = { numeric: sortAll(reference.numeric), effects: sortAll(reference.effects), categories: reference.categories };
+    const numeric = sortAll(reference.numeric);
+    const bins = new Map([...numeric].map(([k, v]) => [k, numericBins(v)]));
+    this.reference = { numeric, bins, effects: sortAll(reference.effects), categories: reference.categories };
     this.inputs.configure(reference);
+  }
+
+  /** The outbox whose delivery states the snapshot reports. */
+  watchWorkflow(status: () => WorkflowStatus): void {
+    this.workflow = status;
+  }
+
+  history(): HistoryPoint[] {
+    return this.past.list();
   }
 
   observeLatency(operation: string, ms: number): void {
@@ -89,6 +126,9 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
 
   private remember(r: PredictionRecord): void {
     this.inputs.push(r.inputs, r.imputed_features);
+    this.scores.push(r.churn_probability);
+    this.fieldSources.push(r);
+    this.interventions.add(r);
     if (r.effects) {
       for (const arm in r.effects) {
         let window = this.effects.get(arm);
@@ -116,23 +156,35 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     };
   }
 
-  private featureDrift(): MetricsSnapshot["feature_drift"] {
+  /** Each input's drift test, and its reference vs live histogram from the same live values. */
+  private featureDrift(): { drift: MetricsSnapshot["feature_drift"]; histograms: FeatureHistogram[] } {
     const ref = this.reference;
-    if (!ref) return [];
-    const out: MetricsSnapshot["feature_drift"] = [];
+    if (!ref) return { drift: [], histograms: [] };
+    const drift: MetricsSnapshot["feature_drift"] = [];
+    const histograms: FeatureHistogram[] = [];
     for (const [feature, sample] of ref.numeric) {
       const values = this.inputs.sortedNumbers(feature);
       // The asymptotic Kolmogorov distribution: cheap enough to recompute every second.
       const r = values.length >= this.o.driftMinimum && sample.length > 0 ? ks2sampSorted(values, sample, "asymp") : null;
-      out.push({ feature, test: "ks", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: values.length, drifted: r !== null && r.pValue < this.o.driftAlertP });
+      const drifted = r !== null && r.pValue < this.o.driftAlertP;
+      drift.push({ feature, test: "ks", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: values.length, drifted });
+      histograms.push(numericHistogram(feature, ref.bins.get(feature)!, values, drifted));
     }
     for (const [feature, counts] of Object.entries(ref.categories)) {
       const liveCounts = this.inputs.counts(feature);
       const n = liveCounts.reduce((s, c) => s + c, 0);
       const r = n >= this.o.driftMinimum ? chi2Contingency(Object.values(counts), liveCounts) : null;
-      out.push({ feature, test: "chi2", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: n, drifted: r !== null && r.pValue < this.o.driftAlertP });
+      const drifted = r !== null && r.pValue < this.o.driftAlertP;
+      drift.push({ feature, test: "chi2", statistic: r?.statistic ?? null, p_value: r?.pValue ?? null, window: n, drifted });
+      histograms.push(categoricalHistogram(feature, counts, liveCounts, drifted));
     }
-    return out;
+    return { drift, histograms };
+  }
+
+  private workflowSummary(now: number): WorkflowSummary | null {
+    if (!this.workflow) return null;
+    const { url, oldest_pending_at, ...counts } = this.workflow();
+    return { url_configured: url !== null, ...counts, oldest_pending_s: oldest_pending_at === null ? null : Math.max(0, (now - oldest_pending_at) / 1000) };
   }
 
   private effectDrift(): MetricsSnapshot["effect_drift"] {
@@ -155,7 +207,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     for (const op of ["predict", "batchPredict"]) latency[op] ??= { ...EMPTY_LATENCY, since_start: EMPTY_LATENCY };
     const windowRequests = Object.values(latency).reduce((s, l) => s + l.count, 0);
     const calibration = this.calibration();
-    const feature_drift = this.featureDrift();
+    const { drift: feature_drift, histograms: feature_histograms } = this.featureDrift();
     const effect_drift = this.effectDrift();
 
     for (const [op, l] of Object.entries(latency)) {
@@ -177,7 +229,13 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
       feature_drift,
       effect_drift,
       alerts: this.alerts.list(),
+      scores: scoreHistogram(this.scores.values()),
+      interventions: this.interventions.summary(),
+      workflow: this.workflowSummary(now),
+      inputs: this.fieldSources.rates(),
+      feature_histograms,
     };
+    this.past.offer(snapshot, now);
     this.latest = { at: now, snapshot };
     return snapshot;
   }
