@@ -2,7 +2,7 @@
 // plain values they stand for, globals outside the allow-list are refused by name, and hostile
 // inputs (huge declared sizes, deep nesting, growth bombs, memo abuse) are refused fast.
 import { readFileSync } from "node:fs";
-import { deflateSync } from "node:zlib";
+import { deflateSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { PickleError } from "../server/pickle/errors.ts";
 import { readPickle } from "../server/pickle/reader.ts";
@@ -51,6 +51,13 @@ describe("fixture files", () => {
       expect((v as PyObject).state).toBeInstanceOf(Map);
     });
   }
+
+  it("reads zlib- and gzip-compressed copies as the plain file", () => {
+    const plain = readFileSync(fixturePath("pickles", "scaler.pkl"));
+    const want = readPickle(plain, "scaler.pkl");
+    expect(readPickle(deflateSync(plain), "scaler.pkl")).toEqual(want);
+    expect(readPickle(gzipSync(plain), "scaler.pkl")).toEqual(want);
+  });
 
   it("reads feature_columns.pkl as a list of 21 names", () => {
     const v = readPickle(readFileSync(fixturePath("pickles", "feature_columns.pkl")), "feature_columns.pkl");

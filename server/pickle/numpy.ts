@@ -9,6 +9,13 @@ const SIZES: Record<string, number[]> = { f: [4, 8], i: [1, 2, 4, 8], u: [1, 2, 
 /** Structured records wider than this are not NumPy tree nodes; refusing them bounds field work. */
 const MAX_RECORD = 1 << 16;
 
+/** A shape for messages: a hostile one can have a million dimensions. */
+export function shapeText(shape: PickleValue): string {
+  if (!Array.isArray(shape)) return describe(shape);
+  const dims = shape.slice(0, 8).map((d) => (typeof d === "number" ? String(d) : describe(d)));
+  return `[${dims.join(", ")}${shape.length > 8 ? `, ... (${shape.length} dimensions)` : ""}]`;
+}
+
 export function describe(v: PickleValue | undefined): string {
   if (v === undefined) return "nothing";
   if (v === null) return "None";
@@ -18,7 +25,7 @@ export function describe(v: PickleValue | undefined): string {
   if (v instanceof Set) return "a set";
   if (v instanceof PyGlobal) return `the global ${v.name}`;
   if (v instanceof DType) return `dtype ${v.code}`;
-  if (v instanceof NdArray) return `an array (${v.dtype?.code ?? "no dtype"}, shape ${JSON.stringify(v.shape)})`;
+  if (v instanceof NdArray) return `an array (${v.dtype?.code ?? "no dtype"}, shape ${shapeText(v.shape)})`;
   if (v instanceof NpScalar) return `a numpy ${v.dtype.code} scalar`;
   if (typeof v === "object") return `a ${v.class} object`;
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v)}`;
@@ -87,7 +94,7 @@ export function elementCount(shape: PickleValue, limit: number, fail: Fail): num
   for (const d of shape as PickleValue[]) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) fail(`array shape ${describe(shape)}: dimension ${describe(d)} is not a non-negative integer`);
     count *= d as number;
-    if (count > limit) fail(`array shape ${JSON.stringify(shape)} declares more elements than the input could hold (limit ${limit})`);
+    if (count > limit) fail(`array shape ${shapeText(shape)} declares more elements than the input could hold (limit ${limit})`);
   }
   return count;
 }
@@ -102,18 +109,18 @@ export function buildArray(arr: NdArray, state: PickleValue, limit: number, fail
   const count = elementCount(shape, limit, fail);
   setArray(arr, dtype as DType, shape as number[], fortran as boolean, fail);
   if ((dtype as DType).kind === "O") {
-    if (!Array.isArray(data) || data.length !== count) fail(`object array of shape ${JSON.stringify(shape)}: expected a list of ${count} elements, got ${describe(data)}`);
+    if (!Array.isArray(data) || data.length !== count) fail(`object array of shape ${shapeText(shape)}: expected a list of ${count} elements, got ${describe(data)}`);
     arr.items = data as PickleValue[];
   } else {
     const need = count * (dtype as DType).itemsize;
-    if (!(data instanceof Uint8Array) || data.length !== need) fail(`array ${(dtype as DType).code} of shape ${JSON.stringify(shape)}: expected ${need} data bytes, got ${describe(data)}`);
+    if (!(data instanceof Uint8Array) || data.length !== need) fail(`array ${(dtype as DType).code} of shape ${shapeText(shape)}: expected ${need} data bytes, got ${describe(data)}`);
     arr.bytes = data as Uint8Array;
   }
 }
 
 export function setArray(arr: NdArray, dtype: DType, shape: number[], fortran: boolean, fail: Fail): void {
   // Fortran order matters only with two or more dimensions of size > 1; none of the files has it.
-  if (fortran && shape.filter((d) => d > 1).length > 1) fail(`array of shape ${JSON.stringify(shape)} in Fortran order is not supported`);
+  if (fortran && shape.filter((d) => d > 1).length > 1) fail(`array of shape ${shapeText(shape)} in Fortran order is not supported`);
   if (dtype.byteorder === "=") fail(`array: dtype ${dtype.code} has no byte order (its state was never given)`);
   arr.dtype = dtype;
   arr.shape = shape.slice();

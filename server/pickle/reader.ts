@@ -5,7 +5,7 @@
 // finished structure are limited in depth, and the work is one pass over the input.
 import { ALLOWED, NUMPY_ARRAY_WRAPPER, resolveGlobal } from "./globals.ts";
 import { openStream, wrapperState } from "./joblib.ts";
-import { buildArray, buildDtype, describe, setArray } from "./numpy.ts";
+import { buildArray, buildDtype, describe, setArray, shapeText } from "./numpy.ts";
 import { PickleError } from "./errors.ts";
 import { DType, NdArray, PyGlobal, PyObject, type PickleValue } from "./values.ts";
 
@@ -18,9 +18,10 @@ export interface ReadLimits {
   maxInflatedBytes: number;
 }
 
-// The fixtures need at most a few thousand items per container and a depth of a few dozen;
-// these leave wide margins while keeping hostile input small and fast to refuse.
-export const DEFAULT_LIMITS: ReadLimits = { maxItems: 1_000_000, maxDepth: 500, maxInflatedBytes: 1 << 30 };
+// The fixtures need at most 33,000 memo entries (fewer items in any container or on the stack)
+// and a depth under 20; these limits leave wide margins while keeping hostile input small and
+// fast to refuse. A compressed file may inflate to 512 MiB (the fixture forest: 14.6 MB).
+export const DEFAULT_LIMITS: ReadLimits = { maxItems: 1_000_000, maxDepth: 500, maxInflatedBytes: 512 << 20 };
 
 /** Longest integer (LONG1/LONG4) accepted, in bytes: model files hold nothing near it. */
 const MAX_LONG_BYTES = 1024;
@@ -369,7 +370,7 @@ class Machine {
       const inner = new Machine(this.data, this.ctx, true);
       const { value, end } = inner.run(this.pos);
       if (!(value instanceof NdArray) || value.dtype?.kind !== "O" || value.items?.length !== w.count) {
-        this.fail(`the nested pickle of an object array of shape ${JSON.stringify(w.shape)} holds ${describe(value)}`);
+        this.fail(`the nested pickle of an object array of shape ${shapeText(w.shape)} holds ${describe(value)}`);
       }
       this.pos = end;
       return value as NdArray;

@@ -2,7 +2,7 @@
 // versions, so every read names the class and the field, and a field that is missing or of another
 // kind stops the extraction there: a different layout is refused, never guessed at.
 import { PickleError } from "./errors.ts";
-import { describe, readElement, type Fail } from "./numpy.ts";
+import { describe, readElement, shapeText, type Fail } from "./numpy.ts";
 import { DType, NdArray, NpScalar, PyObject, type PickleValue } from "./values.ts";
 import { knownVersionsText } from "./versions.ts";
 
@@ -108,7 +108,7 @@ export function checkedArray(v: PickleValue, kinds: string, fail: Fail): NdArray
 
 export function expectShape(arr: NdArray, shape: number[], fail: Fail): void {
   if (arr.shape.length !== shape.length || arr.shape.some((d, i) => d !== shape[i])) {
-    fail(`expected shape ${JSON.stringify(shape)}, found ${JSON.stringify(arr.shape)}`);
+    fail(`expected shape ${shapeText(shape)}, found ${shapeText(arr.shape)}`);
   }
 }
 
