@@ -9,7 +9,6 @@ import { forestFromPickle } from "./forest.ts";
 import { lightgbmFromPickle } from "./lightgbm.ts";
 import { readPickle, type ReadLimits } from "./reader.ts";
 import { featureColumnsFromPickle, scalerFromPickle } from "./sklearn.ts";
-import type { PickleValue } from "./values.ts";
 
 export const PICKLE_FILES = {
   churnModel: "churn_model.pkl",
@@ -53,26 +52,26 @@ export interface ReadFolderOptions {
   limits?: Partial<ReadLimits>;
 }
 
-async function readPickleFile(dir: string, file: string, limits: Partial<ReadLimits> | undefined): Promise<PickleValue> {
-  let bytes: Uint8Array;
+async function readBytes(dir: string, file: string): Promise<Uint8Array> {
   try {
-    bytes = new Uint8Array(await readFile(join(dir, file)));
+    return new Uint8Array(await readFile(join(dir, file)));
   } catch (err) {
     throw new PickleError(file, "file", `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return readPickle(bytes, file, limits);
 }
 
 /** Reads `churn_model.pkl`, `causal_forest.pkl`, `scaler.pkl` and `feature_columns.pkl` from `dir`. */
 export async function readPickleFolder(dir: string, options: ReadFolderOptions = {}): Promise<PickleModels> {
   const F = PICKLE_FILES;
-  const columns = featureColumnsFromPickle(await readPickleFile(dir, F.featureColumns, options.limits), F.featureColumns);
-  const scaler = scalerFromPickle(await readPickleFile(dir, F.scaler, options.limits), F.scaler, columns.length);
+  const [columnsBytes, scalerBytes, churnBytes, forestBytes] = await Promise.all([F.featureColumns, F.scaler, F.churnModel, F.causalForest].map((f) => readBytes(dir, f)));
+  const read = (bytes: Uint8Array, file: string) => readPickle(bytes, file, options.limits);
+  const columns = featureColumnsFromPickle(read(columnsBytes, F.featureColumns), F.featureColumns);
+  const scaler = scalerFromPickle(read(scalerBytes, F.scaler), F.scaler, columns.length);
   if (scaler.featureNames && JSON.stringify(scaler.featureNames) !== JSON.stringify(columns)) {
     throw new PickleError(F.scaler, "feature_names_in_", `the scaler was fitted on columns ${JSON.stringify(scaler.featureNames)}, ${F.featureColumns} lists ${JSON.stringify(columns)}`);
   }
-  const churn = lightgbmFromPickle(await readPickleFile(dir, F.churnModel, options.limits), F.churnModel);
-  const forest = forestFromPickle(await readPickleFile(dir, F.causalForest, options.limits), F.causalForest, { featureColumns: columns, outcome: options.outcome });
+  const churn = lightgbmFromPickle(read(churnBytes, F.churnModel), F.churnModel);
+  const forest = forestFromPickle(read(forestBytes, F.causalForest), F.causalForest, { featureColumns: columns, outcome: options.outcome });
   const impute: Record<string, number> = {};
   for (const c of columns) if (options.impute?.[c] !== undefined) impute[c] = options.impute[c];
   return {
