@@ -193,6 +193,11 @@ describe("another library version's layout fails naming the class and the field"
     expect(msg).toMatch(/econml\.tree\._tree\.Tree field "nodes" .*the records have no field "threshold"/);
   });
 
+  it("a forest whose recorded columns differ from the feature columns", () => {
+    const msg = drift("causal_forest.pkl", "X0", "Z0", (v) => forestFromPickle(v, "causal_forest.pkl", { featureColumns: columns }));
+    expect(msg).toMatch(/CausalForestDML field "_input_names" .*the forest was fitted on columns \["Z0","X1",/);
+  });
+
   it("a class renamed in another version is refused as a global, with the known versions", () => {
     expect(() => readPickle(patched(pickleBytes("causal_forest.pkl"), "MultiOutputGRF", "MultiOutputGRX"), "causal_forest.pkl"))
       .toThrow(/refused global econml\.grf\.classes\.MultiOutputGRX .*known versions \(.*econml 0\.15\.1\)/);

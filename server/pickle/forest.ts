@@ -41,6 +41,8 @@ export function forestFromPickle(root: PickleValue, file: string, options: Fores
   const dx = est.list("_d_x");
   if (dx.length !== 1 || dx[0] !== nColumns) est.fail("_d_x", `expected (${nColumns},) (one per feature column), found (${dx.map(pyStr).join(", ")})`);
 
+  checkRecordedColumns(est, options.featureColumns);
+
   const wrapper = est.child("_ortho_learner_model_final", "econml.dml._rlearner._ModelFinal").child("_model_final", "econml.dml.causal_forest._CausalForestFinalWrapper");
   wrapper.none("_featurizer", "the forest must split on the model columns themselves");
   const grf = wrapper.child("_model", "econml.grf.classes.MultiOutputGRF");
@@ -223,6 +225,16 @@ function treatmentsOf(est: StateView, d: number): { treatments: string[]; contro
     est.fail("categories", `the estimator's categories ${JSON.stringify(given)} differ from the encoder's ${JSON.stringify(treatments)}`);
   }
   return { treatments, control: treatments[0] };
+}
+
+/** Fitted on a DataFrame, EconML records the column names (else X0, X1, ...): they must be the model columns. */
+function checkRecordedColumns(est: StateView, columns: string[]): void {
+  const names = est.has("_input_names") ? est.raw("_input_names") : null;
+  const recorded = names instanceof Map ? names.get("feature_names") : undefined;
+  if (!Array.isArray(recorded) || recorded.every((n, i) => n === `X${i}`)) return;
+  if (JSON.stringify(recorded) !== JSON.stringify(columns)) {
+    est.fail("_input_names", `the forest was fitted on columns ${JSON.stringify(recorded)}, the feature columns are ${JSON.stringify(columns)}`);
+  }
 }
 
 /** EconML records the outcome's name when fitted on a named column; "Y0" means it was not. */
