@@ -57,6 +57,7 @@ export class EmbeddedCustomerData implements CustomerData {
   private appliedWaiters: (() => void)[] = [];
   /** Rotation and compaction, one at a time. */
   private fileOps: Promise<void> = Promise.resolve();
+  private rotating = false;
   private closed = false;
 
   private constructor(
@@ -224,10 +225,15 @@ export class EmbeddedCustomerData implements CustomerData {
   }
 
   private rotate(): void {
-    this.fileOps = this.fileOps.then(async () => {
-      if (this.writer.bytes < this.o.maxSegmentBytes) return;
-      await this.nextSegment();
-    });
+    if (this.rotating) return;
+    this.rotating = true;
+    this.fileOps = this.fileOps
+      .then(async () => {
+        if (this.writer.bytes >= this.o.maxSegmentBytes) await this.nextSegment();
+      })
+      // The current segment goes on growing; the next append tries again.
+      .catch((err: Error) => console.error(`${this.dir}: could not start a new segment: ${err.message}`))
+      .finally(() => (this.rotating = false));
   }
 
   /** Starts the next segment; resolves with the previous writer once nothing written to it awaits applying. */
