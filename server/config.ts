@@ -19,6 +19,8 @@ export interface Config {
   modelsDir: string;
   maxBodyBytes: number;
   maxBatchCustomers: number;
+  /** Open connections at most; beyond it new ones are refused (keep it below the file-descriptor limit). */
+  maxConnections: number;
   /** Churn threshold override; the bundle manifest's when undefined. */
   threshold?: number;
   customersFile?: string;
@@ -38,6 +40,7 @@ const OPTIONS = {
   models: { env: "MODELS_DIR", kind: "string", default: "the bundled models/" },
   "max-body-bytes": { env: "MAX_BODY_BYTES", kind: "int", min: 1024, max: 1 << 30, default: 16 * 1024 * 1024 },
   "max-batch": { env: "MAX_BATCH_CUSTOMERS", kind: "int", min: 1, max: 1_000_000, default: 10_000 },
+  "max-connections": { env: "MAX_CONNECTIONS", kind: "int", min: 1, max: 1_000_000, default: 800 },
   threshold: { env: "CHURN_THRESHOLD", kind: "number", min: 0, max: 1 },
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
   "data-dir": { env: "DATA_DIR", kind: "string", default: ".data" },
@@ -99,6 +102,7 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     modelsDir: flags.models !== undefined || env.MODELS_DIR ? (value("models") as string) : bundledModels(),
     maxBodyBytes: value("max-body-bytes") as number,
     maxBatchCustomers: value("max-batch") as number,
+    maxConnections: value("max-connections") as number,
     threshold: value("threshold") as number | undefined,
     customersFile: value("customers") as string | undefined,
     dataDir: value("data-dir") as string,

@@ -22,6 +22,15 @@ export function toRequestError(err: unknown): RequestError | null {
   return null;
 }
 
+/** Issues listed in one error body: a bad batch can have one per customer, and the answer stays small. */
+export const MAX_LISTED_ISSUES = 100;
+
+/** The first `MAX_LISTED_ISSUES` issues, and the message saying how many more there were. */
+export function listed(message: string, issues: FieldIssue[]): { message: string; issues: FieldIssue[] } {
+  if (issues.length <= MAX_LISTED_ISSUES) return { message, issues };
+  return { message: `${message}: ${issues.length} problems, the first ${MAX_LISTED_ISSUES} listed (${issues.length - MAX_LISTED_ISSUES} more)`, issues: issues.slice(0, MAX_LISTED_ISSUES) };
+}
+
 const CODES = { 400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE" } as const;
 
 /** The HTTP status and body of a failure. */
@@ -30,7 +39,7 @@ export function errorResponse(err: unknown): { status: number; body: ErrorBody }
   if (re) {
     return {
       status: re.status,
-      body: { error: { code: CODES[re.status], message: re.message, issues: re.issues } },
+      body: { error: { code: CODES[re.status], ...listed(re.message, re.issues) } },
     };
   }
   console.error("internal error:", err);

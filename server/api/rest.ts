@@ -11,6 +11,9 @@ import { openApiDocument } from "./openapi.ts";
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
+/** The client went away before its body was read: not a service failure, not service latency. */
+class ClientGone extends Error {}
+
 export function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
   const text = type === "application/json" ? JSON.stringify(body) : String(body);
   res.writeHead(status, { "content-type": type === "application/json" ? "application/json; charset=utf-8" : type, "content-length": Buffer.byteLength(text) });
@@ -46,7 +49,10 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
       }
     });
     req.once("end", () => resolve(parts));
-    req.once("error", reject);
+    req.once("close", () => {
+      if (!req.complete) reject(new ClientGone("client closed the connection mid-body"));
+    });
+    req.once("error", (err) => reject(req.complete ? err : new ClientGone(err.message)));
   });
   try {
     return JSON.parse((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8"));
@@ -66,9 +72,12 @@ function timed(operation: string, handler: Handler): Handler {
     const t0 = performance.now();
     try {
       await handler(app, req, res);
-    } finally {
+    } catch (err) {
+      if (err instanceof ClientGone) throw err;
       app.observeLatency(operation, performance.now() - t0);
+      throw err;
     }
+    app.observeLatency(operation, performance.now() - t0);
   };
 }
 
@@ -132,6 +141,7 @@ export async function handleRest(app: App, req: IncomingMessage, res: ServerResp
     }
     await handler(app, req, res);
   } catch (err) {
+    if (err instanceof ClientGone) return void res.destroy();
     if (err instanceof RequestError && err.status === 413) res.setHeader("connection", "close");
     if (!res.headersSent) sendError(res, err);
     else res.destroy();

@@ -5,7 +5,7 @@ import { ZodError } from "zod";
 import { RequestError } from "../contract/errors.ts";
 import type { MonitoringFeed } from "../contract/monitoring.ts";
 import type { ChurnService } from "../contract/service.ts";
-import { zodIssues } from "./errors.ts";
+import { listed, zodIssues } from "./errors.ts";
 
 /** What the procedures call: contract interfaces only, so the router's type needs no server code. */
 export interface ApiContext {
@@ -21,10 +21,11 @@ const t = initTRPC.context<ApiContext>().create({
     const issues = cause instanceof RequestError ? cause.issues : cause instanceof ZodError ? zodIssues(cause) : [];
     const internal = error.code === "INTERNAL_SERVER_ERROR";
     if (internal) console.error("internal error:", cause ?? error);
+    const shown = listed(internal ? "internal error" : shape.message, issues);
     return {
-      message: internal ? "internal error" : shape.message,
+      message: shown.message,
       code: shape.code,
-      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, issues },
+      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path, issues: shown.issues },
     };
   },
 });

@@ -8,10 +8,17 @@ export type Policy = z.infer<typeof Policy>;
 export const RiskLevel = z.enum(["LOW", "MEDIUM", "HIGH"]);
 export type RiskLevel = z.infer<typeof RiskLevel>;
 
+/** 1 - confidence level is the alpha the forest's intervals take: in (0, 1) in floating point too. */
+export const ConfidenceLevel = z
+  .number()
+  .gt(0)
+  .lt(1)
+  .refine((c) => 1 - c > 0 && 1 - c < 1, "too close to 0 or 1: 1 - confidence_level must be in (0, 1)");
+
 export const PredictOptions = z
   .object({
     threshold: z.number().min(0).max(1).optional(),
-    confidence_level: z.number().gt(0).lt(1).optional(),
+    confidence_level: ConfidenceLevel.optional(),
     policy: Policy.optional(),
     max_cost: z.number().min(0).optional(),
     include_alternatives: z.boolean().optional(),
@@ -68,12 +75,16 @@ export type CustomerRequest = {
 export type PredictRequest = DefaultBundleFields & CustomerRequest;
 // zod infers `{ options?: … } & { [field]: FeatureValue }`, which no object literal with `options`
 // satisfies; the declared input type is what tRPC hands typed callers.
-export const PredictRequest = z
-  .object({
-    customer_id: z.string().min(1).max(256),
-    options: PredictOptions.optional(),
-  })
-  .catchall(FeatureValue) as unknown as z.ZodType<PredictRequest, PredictRequest>;
+export const PredictRequest = z.preprocess(
+  (value, ctx) => {
+    // JSON.parse makes "__proto__" an own key; zod's object parsing would drop it silently.
+    if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) {
+      ctx.addIssue({ code: "custom", message: "unknown field", path: ["__proto__"], input: value });
+    }
+    return value;
+  },
+  z.object({ customer_id: z.string().min(1).max(256), options: PredictOptions.optional() }).catchall(FeatureValue),
+) as unknown as z.ZodType<PredictRequest, PredictRequest>;
 
 export const Alternative = z.object({
   intervention: z.string(),

@@ -1,7 +1,7 @@
 // The JSON files of a model bundle (DESIGN section 2), as zod schemas: each file is checked on its
 // own here and against the others when the bundle loads (server/bundle/load.ts).
 import { z } from "zod";
-import { Policy } from "./api.ts";
+import { ConfidenceLevel, Policy } from "./api.ts";
 
 const NumericField = z
   .object({
@@ -40,7 +40,7 @@ export const DecisionConfig = z
       .object({ medium: z.number().min(0).max(1), high: z.number().min(0).max(1) })
       .strict()
       .default({ medium: 0.3, high: 0.6 }),
-    confidence_level: z.number().gt(0).lt(1).default(0.95),
+    confidence_level: ConfidenceLevel.default(0.95),
     policy: Policy.default("max_reduction"),
     require_significance: z.boolean().default(false),
     /** Customer value = this field's value x `value_horizon_months` (a numeric field of the manifest). */

@@ -10,7 +10,10 @@ import type { Config } from "../config.ts";
 import { appRouter } from "../api/router.ts";
 import type { ApiContext } from "../api/trpc.ts";
 import { handleRest, send } from "../api/rest.ts";
+import { admitTrpc } from "./trpc-guard.ts";
+import { DEFAULT_SOCKET_LIMITS, guardSockets } from "./websocket.ts";
 import type { HealthResponse } from "../contract/api.ts";
+import { observeRequests } from "../observability/access-log.ts";
 import { runtimeName } from "../service/recommender.ts";
 
 export interface RunningServer {
@@ -43,12 +46,18 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
   const started = Date.now();
   let theApp: App | null = null;
   let trpc: ReturnType<typeof createHTTPHandler> | null = null;
-  const server = createServer({ keepAlive: true }, (req, res) => {
+  // Every request, "starting" answers included, gets a request id, a span and an access-log line.
+  const server = createServer({ keepAlive: true }, observeRequests((req, res) => {
     if (!theApp || !trpc) starting(started, req, res);
-    else if (req.url?.startsWith("/trpc/")) trpc(req, res);
-    else void handleRest(theApp, req, res);
-  });
+    else if (req.url?.startsWith("/trpc/")) {
+      if (admitTrpc(req, res, config.maxBodyBytes)) trpc(req, res);
+    } else void handleRest(theApp, req, res);
+  }));
+  // Refused at accept beyond the limit, rather than the process running out of file descriptors
+  // (which the log, the outbox and the health probe need too).
+  server.maxConnections = config.maxConnections;
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
+  const unguard = guardSockets(wss, DEFAULT_SOCKET_LIMITS);
   server.on("upgrade", (req, socket, head) => {
     if (!theApp) {
       socket.end("HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\n\r\n");
@@ -76,7 +85,8 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
   }
   const ready = theApp;
   const context: ApiContext = { service: ready.service, monitoring: ready.monitor, observeLatency: (op, ms) => ready.observeLatency(op, ms) };
-  const wsHandler = applyWSSHandler({ wss, router: appRouter, createContext: () => context, keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 } });
+  // Keep-alive is the guard's protocol pings: tRPC's own would be reset by any client message.
+  const wsHandler = applyWSSHandler({ wss, router: appRouter, createContext: () => context });
   trpc = createHTTPHandler({ router: appRouter, createContext: () => context, basePath: "/trpc/", maxBodySize: config.maxBodyBytes });
   let closing: Promise<void> | null = null;
   return {
@@ -92,6 +102,7 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
         // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
         server.closeIdleConnections?.();
         await closed;
+        unguard();
         wss.close();
         await ready.close();
       })();

@@ -1,0 +1,37 @@
+// What tRPC's HTTP adapter is not let to do: serve subscriptions as server-sent events (a reader
+// that never reads would have them buffered without bound; subscriptions are served over the
+// WebSocket, where the guard bounds them), and go on reading a body past the limit (its own check
+// answers 413, and the socket was then read to the end).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { send } from "../api/rest.ts";
+
+/** The procedures that are subscriptions: over WebSocket only. */
+const SUBSCRIPTIONS = /(^|,)monitoring\.(metrics|alerts)(,|$)/;
+
+function refuse(res: ServerResponse, status: number, code: string, message: string): false {
+  res.setHeader("connection", "close");
+  send(res, status, { error: { code, message, issues: [] } });
+  return false;
+}
+
+/** Whether the request may go on to tRPC; otherwise it has been answered. */
+export function admitTrpc(req: IncomingMessage, res: ServerResponse, limit: number): boolean {
+  const path = (req.url ?? "").slice("/trpc/".length).split("?")[0];
+  let procedures = path;
+  try {
+    procedures = decodeURIComponent(path);
+  } catch {
+    // a malformed escape names no procedure of ours; tRPC answers it
+  }
+  if (SUBSCRIPTIONS.test(procedures)) {
+    return refuse(res, 405, "METHOD_NOT_SUPPORTED", "subscriptions are served over WebSocket at /trpc (tRPC's wsLink), not over HTTP");
+  }
+  const tooLarge = `request body over the limit of ${limit} bytes`;
+  if (Number(req.headers["content-length"] ?? 0) > limit) return refuse(res, 413, "PAYLOAD_TOO_LARGE", tooLarge);
+  // tRPC stops taking the body at the limit and answers 413, but the socket would go on being
+  // read to the end: once the answer is out, a request not read whole closes its connection.
+  res.once("finish", () => {
+    if (!req.complete) req.socket.destroySoon();
+  });
+  return true;
+}
