@@ -369,7 +369,8 @@ class Machine {
       // An object array is a complete, separate pickle (protocol 2) with its own memo.
       const inner = new Machine(this.data, this.ctx, true);
       const { value, end } = inner.run(this.pos);
-      if (!(value instanceof NdArray) || value.dtype?.kind !== "O" || value.items?.length !== w.count) {
+      const sameShape = value instanceof NdArray && value.shape.length === w.shape.length && value.shape.every((d, i) => d === w.shape[i]);
+      if (!(value instanceof NdArray) || value.dtype?.kind !== "O" || !sameShape) {
         this.fail(`the nested pickle of an object array of shape ${shapeText(w.shape)} holds ${describe(value)}`);
       }
       this.pos = end;
