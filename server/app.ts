@@ -7,6 +7,7 @@ import type { PredictionLog } from "./contract/storage.ts";
 import type { Config } from "./config.ts";
 import { Monitor, type MonitorOptions } from "./monitor/monitor.ts";
 import { PrometheusMetrics } from "./monitor/prometheus.ts";
+import { correlationHeaders, requestRecords } from "./observability/access-log.ts";
 import { Recommender } from "./service/recommender.ts";
 import { MemoryCustomerStore } from "./store/customer-file.ts";
 import { FileLog } from "./store/log.ts";
@@ -27,8 +28,9 @@ export interface App {
 export async function createApp(config: Config, monitorOptions: MonitorOptions = {}): Promise<App> {
   const store = config.customersFile ? await MemoryCustomerStore.fromCsv(config.customersFile) : undefined;
   const log = await FileLog.open(join(config.dataDir, "log"), { maxSegments: config.logSegments, maxSegmentBytes: config.logSegmentBytes });
-  const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl });
+  const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl, correlation: correlationHeaders });
   const monitor = new Monitor(monitorOptions);
+  monitor.watchWorkflow(() => outbox.status());
   const metrics = new PrometheusMetrics(monitor, (registry) => {
     new Gauge({ name: "churn_log_durable_records", help: "Records fsynced to the prediction log", registers: [registry], collect() { this.set(log.durableSeq); } });
     new Gauge({ name: "churn_log_pending_records", help: "Records appended but not yet fsynced", registers: [registry], collect() { this.set(log.appendedSeq - log.durableSeq); } });
@@ -45,7 +47,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     store,
     history: log,
     log,
-    observers: config.monitoring ? [log, monitor, metrics, outbox] : [],
+    observers: config.monitoring ? [log, monitor, metrics, outbox, requestRecords] : [],
     maxBatchCustomers: config.maxBatchCustomers,
     overrides: config.threshold === undefined ? {} : { threshold: config.threshold },
     onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference),

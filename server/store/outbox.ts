@@ -27,6 +27,8 @@ export interface OutboxOptions {
   timeoutMs?: number;
   concurrency?: number;
   commitIntervalMs?: number;
+  /** Headers of the request that made an entry (request id, traceparent), kept with it and sent with its webhook. */
+  correlation?: () => Record<string, string>;
 }
 
 export interface OutboxStatus {
@@ -37,16 +39,19 @@ export interface OutboxStatus {
   dead: number;
   /** Recorded without a URL to deliver to. */
   recorded: number;
+  /** When the oldest undelivered entry was made (ms since the epoch); null with none. */
+  oldest_pending_at: number | null;
 }
 
 type Entry =
-  | { t: "enqueued"; payload: WorkflowPayload }
+  | { t: "enqueued"; payload: WorkflowPayload; headers?: Record<string, string> }
   | { t: "attempt"; id: string; attempts: number; error: string; next_at: number }
   | { t: "delivered"; id: string; at: number }
   | { t: "dead"; id: string; attempts: number; error: string };
 
 interface Item {
   payload: WorkflowPayload;
+  headers?: Record<string, string>;
   attempts: number;
   nextAt: number;
   lastError?: string;
@@ -61,7 +66,7 @@ export class Outbox implements PredictionObserver {
   private inFlight = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
-  private readonly o: Required<Omit<OutboxOptions, "url">> & { url: string | null };
+  private readonly o: Required<Omit<OutboxOptions, "url" | "correlation">> & Pick<OutboxOptions, "correlation"> & { url: string | null };
 
   private constructor(private writer: JsonlWriter, options: OutboxOptions) {
     this.o = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, timeoutMs: 5_000, concurrency: 4, commitIntervalMs: 10, ...options, url: options.url ?? null };
@@ -74,7 +79,7 @@ export class Outbox implements PredictionObserver {
     let delivered = 0;
     let dead = 0;
     await readJsonl<Entry>(path, (e) => {
-      if (e.t === "enqueued") items.set(e.payload.prediction_id, { payload: e.payload, attempts: 0, nextAt: 0 });
+      if (e.t === "enqueued") items.set(e.payload.prediction_id, { payload: e.payload, headers: e.headers, attempts: 0, nextAt: 0 });
       else if (e.t === "attempt") Object.assign(items.get(e.id) ?? {}, { attempts: e.attempts, nextAt: e.next_at, lastError: e.error });
       else if (e.t === "delivered" && items.delete(e.id)) delivered++;
       else if (e.t === "dead" && items.delete(e.id)) dead++;
@@ -83,7 +88,7 @@ export class Outbox implements PredictionObserver {
     const tmp = `${path}.tmp`;
     const fresh = await JsonlWriter.open(tmp, options.commitIntervalMs ?? 10);
     for (const item of items.values()) {
-      fresh.append({ t: "enqueued", payload: item.payload });
+      fresh.append({ t: "enqueued", payload: item.payload, headers: item.headers });
       if (item.attempts) fresh.append({ t: "attempt", id: item.payload.prediction_id, attempts: item.attempts, error: item.lastError ?? "", next_at: item.nextAt });
     }
     await fresh.close();
@@ -97,6 +102,7 @@ export class Outbox implements PredictionObserver {
   }
 
   onPredictions(records: PredictionRecord[]): void {
+    const headers = this.o.correlation?.();
     for (const r of records) {
       if (!r.should_intervene || !r.recommended_intervention) continue;
       const payload: WorkflowPayload = {
@@ -104,8 +110,8 @@ export class Outbox implements PredictionObserver {
         expected_value: r.expected_value, churn_probability: r.churn_probability, predicted_churn_reduction: r.predicted_churn_reduction,
         model_version: r.model_version, at: new Date(r.at).toISOString(),
       };
-      this.writer.append({ t: "enqueued", payload });
-      this.hold(payload.prediction_id, { payload, attempts: 0, nextAt: 0 });
+      this.writer.append({ t: "enqueued", payload, headers });
+      this.hold(payload.prediction_id, { payload, headers, attempts: 0, nextAt: 0 });
     }
     this.pump();
   }
@@ -118,8 +124,15 @@ export class Outbox implements PredictionObserver {
 
   status(): OutboxStatus {
     let retrying = 0;
-    for (const item of this.items.values()) if (item.attempts > 0) retrying++;
-    return { url: this.o.url, pending: this.items.size, retrying, delivered: this.delivered, dead: this.dead, recorded: this.recorded };
+    let oldest: string | null = null;
+    for (const item of this.items.values()) {
+      if (item.attempts > 0) retrying++;
+      if (oldest === null || item.payload.at < oldest) oldest = item.payload.at; // ISO times compare as text
+    }
+    return {
+      url: this.o.url, pending: this.items.size, retrying, delivered: this.delivered, dead: this.dead, recorded: this.recorded,
+      oldest_pending_at: oldest === null ? null : Date.parse(oldest),
+    };
   }
 
   /** Resolves once every enqueued entry is durable. */
@@ -162,7 +175,7 @@ export class Outbox implements PredictionObserver {
       await this.writer.flushed();
       const res = await fetch(this.o.url!, {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": id },
+        headers: { ...item.headers, "content-type": "application/json", "idempotency-key": id },
         body: JSON.stringify(item.payload),
         signal: AbortSignal.timeout(this.o.timeoutMs),
       });
