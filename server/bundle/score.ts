@@ -3,6 +3,7 @@
 // with its interval where asked (one WASM call per confidence level).
 import type { Effects } from "../contract/records.ts";
 import type { Resolved } from "../features/pipeline.ts";
+import { traced } from "../observability/trace-context.ts";
 import type { Bundle } from "./load.ts";
 
 export interface Scores {
@@ -20,7 +21,7 @@ export function scoreCustomers(bundle: Bundle, customers: Resolved[], confidence
   const width = pipeline.width;
   const rows = new Float64Array(customers.length * width);
   customers.forEach((c, i) => pipeline.encode(c, rows, i * width));
-  const probabilities = bundle.churn.predict(rows, customers.length);
+  const probabilities = traced("churn_model", () => bundle.churn.predict(rows, customers.length));
   const effects: (Effects | null)[] = customers.map(() => null);
   const byConfidence = new Map<number, number[]>();
   for (let i = 0; i < customers.length; i++) {
@@ -30,6 +31,13 @@ export function scoreCustomers(bundle: Bundle, customers: Resolved[], confidence
     if (list) list.push(i);
     else byConfidence.set(confidence, [i]);
   }
+  if (byConfidence.size) traced("forest", () => forestEffects(bundle, rows, byConfidence, effects));
+  return { probabilities, effects };
+}
+
+/** Each intervention's effect for the customers of each confidence level (one WASM call per level). */
+function forestEffects(bundle: Bundle, rows: Float64Array, byConfidence: Map<number, number[]>, effects: (Effects | null)[]): void {
+  const width = bundle.pipeline.width;
   for (const [confidence, which] of byConfidence) {
     const sub = new Float64Array(which.length * width);
     which.forEach((i, k) => sub.set(rows.subarray(i * width, (i + 1) * width), k * width));
@@ -47,5 +55,4 @@ export function scoreCustomers(bundle: Bundle, customers: Resolved[], confidence
       effects[i] = finite ? byArm : null;
     });
   }
-  return { probabilities, effects };
 }

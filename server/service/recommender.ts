@@ -20,10 +20,12 @@ import { RequestError, type FieldIssue } from "../contract/errors.ts";
 import { PredictionIds } from "../contract/ids.ts";
 import type { Effects, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { ChurnService } from "../contract/service.ts";
-import type { CustomerStore, InterventionHistory, PredictionLog } from "../contract/storage.ts";
+import { CustomerDataRefusal, type CustomerData, type Profile } from "../contract/customer-data.ts";
+import type { InterventionHistory, PredictionLog } from "../contract/storage.ts";
 import { decide, score, type Decision, type DecisionSettings } from "../decision/decide.ts";
 import type { Resolved } from "../features/pipeline.ts";
 import { MemoryInterventionHistory } from "../store/history.ts";
+import { traced } from "../observability/trace-context.ts";
 import { WasmCore } from "../wasm/core.ts";
 import { pickWithin, planBudget } from "./budget-plan.ts";
 import { recordOutcomes } from "./outcomes.ts";
@@ -31,8 +33,8 @@ import { recordOutcomes } from "./outcomes.ts";
 export interface RecommenderOptions {
   /** The model bundle folder. */
   modelsDir: string;
-  /** Where omitted features are looked up before imputation. */
-  store?: CustomerStore;
+  /** Customer profiles (events and imported rows): where omitted features are looked up before imputation. */
+  customers?: CustomerData;
   /** Last trigger time of each intervention per customer (cooldowns); in memory by default. */
   history?: InterventionHistory;
   /** Where outcomes find their predictions; without one, no outcome can be joined. */
@@ -72,6 +74,12 @@ interface Applied {
 interface Base {
   options: PredictOptions | undefined;
   applied: Applied;
+}
+
+/** Whether a request carries any feature field (anything beside customer_id and options). */
+function hasFields(request: CustomerRequest): boolean {
+  for (const key in request) if (key !== "customer_id" && key !== "options") return true;
+  return false;
 }
 
 export function runtimeName(): string {
@@ -142,13 +150,18 @@ export class Recommender implements ChurnService {
 
   async predict(request: CustomerRequest): Promise<PredictResponse> {
     const t0 = performance.now();
-    return this.holder.use((bundle) => {
+    return this.holder.use(async (bundle) => {
       const issues: FieldIssue[] = [];
-      const input = this.resolve(bundle, request, this.base(bundle, undefined), [], issues);
+      const base = this.base(bundle, undefined);
+      const [profile] = await this.profiles([request], base, [[]], issues);
+      if (profile === null) {
+        throw new RequestError(`no customer ${JSON.stringify(request.customer_id)}: no events, no imported row, and no fields in the request`, [{ path: ["customer_id"], message: "unknown customer" }], 404);
+      }
+      const input = issues.length ? null : traced("features", () => this.resolve(bundle, request, base, [], issues, profile));
       if (!input) throw new RequestError("invalid request", issues);
       const [scored] = this.score(bundle, [input]);
       const response = this.respond(bundle, scored, scored.decision.chosen, performance.now() - t0);
-      this.deliver(bundle, [scored], [response], "predict");
+      traced("log", () => this.deliver(bundle, [scored], [response], "predict"));
       return response;
     });
   }
@@ -159,10 +172,13 @@ export class Recommender implements ChurnService {
     if (n > this.maxBatch) {
       throw new RequestError(`a batch holds at most ${this.maxBatch} customers; got ${n} (split it into several calls)`, [{ path: ["customers"], message: `at most ${this.maxBatch} customers` }], 413);
     }
-    return this.holder.use((bundle) => {
+    return this.holder.use(async (bundle) => {
       const issues: FieldIssue[] = [];
       const base = this.base(bundle, request.options);
-      const inputs = request.customers.map((c, i) => this.resolve(bundle, c, base, ["customers", i], issues));
+      const paths = request.customers.map((_, i) => ["customers", i]);
+      const profiles = await this.profiles(request.customers, base, paths, issues);
+      profiles.forEach((p, i) => p === null && issues.push({ path: [...paths[i], "customer_id"], message: "unknown customer: no events, no imported row, and no fields in the request" }));
+      const inputs = traced("features", () => request.customers.map((c, i) => this.resolve(bundle, c, base, paths[i], issues, profiles[i] ?? undefined)));
       if (issues.length) throw new RequestError("invalid request", issues);
       const scored = this.score(bundle, inputs as ScoredInput[]);
       const chosen = scored.map((s) => s.decision.chosen);
@@ -172,7 +188,7 @@ export class Recommender implements ChurnService {
       }
       const elapsed = performance.now() - t0;
       const results = scored.map((s, i) => this.respond(bundle, s, chosen[i], elapsed));
-      this.deliver(bundle, scored, results, "batchPredict");
+      traced("log", () => this.deliver(bundle, scored, results, "batchPredict"));
       const picked = chosen.filter((c): c is Alternative => c !== null);
       return {
         results,
@@ -218,9 +234,31 @@ export class Recommender implements ChurnService {
     return { options, applied: this.defaults.applied };
   }
 
-  private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[]): ScoredInput | null {
-    const stored = this.options.store?.get(request.customer_id);
-    const resolved = bundle.pipeline.resolve(request, stored, path, issues);
+  /**
+   * Each customer's stored profile at its scoring instant (`as_of`, else now): undefined where the
+   * request carries fields and the store has nothing, null where it has neither (an unknown
+   * customer). A refused instant is an issue under the request's `options.as_of`.
+   */
+  async profiles(requests: CustomerRequest[], base: Base, paths: (string | number)[][], issues: FieldIssue[]): Promise<(Profile | null | undefined)[]> {
+    const now = Date.now();
+    const data = this.options.customers;
+    return Promise.all(requests.map(async (request, i) => {
+      const asOf = request.options?.as_of ?? base.options?.as_of;
+      let profile: Profile | undefined;
+      try {
+        profile = await data?.profile(request.customer_id, asOf === undefined ? now : Date.parse(asOf));
+      } catch (err) {
+        if (!(err instanceof CustomerDataRefusal)) throw err;
+        const where = request.options?.as_of !== undefined ? [...paths[i], "options", "as_of"] : ["options", "as_of"];
+        issues.push(...err.issues.map((x) => ({ path: where, message: x.message })));
+        return undefined;
+      }
+      return profile ?? (hasFields(request) ? undefined : null);
+    }));
+  }
+
+  private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[], profile?: Profile): ScoredInput | null {
+    const resolved = bundle.pipeline.resolve(request, profile?.values, path, issues);
     if (!resolved) return null;
     // A customer's own options override the batch's; only then are settings worked out again.
     const options = request.options ? { ...base.options, ...request.options } : base.options;
@@ -234,14 +272,14 @@ export class Recommender implements ChurnService {
       p > inputs[i].settings.threshold || inputs[i].includeAlternatives === true ? inputs[i].confidence : null,
     );
     const now = Date.now();
-    return inputs.map((input, i) => {
+    return traced("decision", () => inputs.map((input, i) => {
       const id = input.request.customer_id;
       const decision = decide(
         probabilities[i], input.resolved.values, effects[i], bundle.interventions, input.settings,
         (iv) => this.history.lastTriggered(id, iv), now,
       );
       return { ...input, probability: probabilities[i], effects: effects[i], decision };
-    });
+    }));
   }
 
   private respond(bundle: Bundle, s: Scored, chosen: Alternative | null, elapsed: number): PredictResponse {
