@@ -20,8 +20,7 @@ import { RequestError, type FieldIssue } from "../contract/errors.ts";
 import { PredictionIds } from "../contract/ids.ts";
 import type { Effects, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { ChurnService } from "../contract/service.ts";
-import { CustomerDataRefusal, type CustomerData, type Profile } from "../contract/customer-data.ts";
-import type { InterventionHistory, PredictionLog } from "../contract/storage.ts";
+import type { CustomerStore, InterventionHistory, PredictionLog } from "../contract/storage.ts";
 import { decide, score, type Decision, type DecisionSettings } from "../decision/decide.ts";
 import type { Resolved } from "../features/pipeline.ts";
 import { MemoryInterventionHistory } from "../store/history.ts";
@@ -33,8 +32,8 @@ import { recordOutcomes } from "./outcomes.ts";
 export interface RecommenderOptions {
   /** The model bundle folder. */
   modelsDir: string;
-  /** Customer profiles (events and imported rows): where omitted features are looked up before imputation. */
-  customers?: CustomerData;
+  /** Where omitted features are looked up before imputation. */
+  store?: CustomerStore;
   /** Last trigger time of each intervention per customer (cooldowns); in memory by default. */
   history?: InterventionHistory;
   /** Where outcomes find their predictions; without one, no outcome can be joined. */
@@ -74,12 +73,6 @@ interface Applied {
 interface Base {
   options: PredictOptions | undefined;
   applied: Applied;
-}
-
-/** Whether a request carries any feature field (anything beside customer_id and options). */
-function hasFields(request: CustomerRequest): boolean {
-  for (const key in request) if (key !== "customer_id" && key !== "options") return true;
-  return false;
 }
 
 export function runtimeName(): string {
@@ -150,14 +143,9 @@ export class Recommender implements ChurnService {
 
   async predict(request: CustomerRequest): Promise<PredictResponse> {
     const t0 = performance.now();
-    return this.holder.use(async (bundle) => {
+    return this.holder.use((bundle) => {
       const issues: FieldIssue[] = [];
-      const base = this.base(bundle, undefined);
-      const [profile] = await this.profiles([request], base, [[]], issues);
-      if (profile === null) {
-        throw new RequestError(`no customer ${JSON.stringify(request.customer_id)}: no events, no imported row, and no fields in the request`, [{ path: ["customer_id"], message: "unknown customer" }], 404);
-      }
-      const input = issues.length ? null : traced("features", () => this.resolve(bundle, request, base, [], issues, profile));
+      const input = traced("features", () => this.resolve(bundle, request, this.base(bundle, undefined), [], issues));
       if (!input) throw new RequestError("invalid request", issues);
       const [scored] = this.score(bundle, [input]);
       const response = this.respond(bundle, scored, scored.decision.chosen, performance.now() - t0);
@@ -172,13 +160,10 @@ export class Recommender implements ChurnService {
     if (n > this.maxBatch) {
       throw new RequestError(`a batch holds at most ${this.maxBatch} customers; got ${n} (split it into several calls)`, [{ path: ["customers"], message: `at most ${this.maxBatch} customers` }], 413);
     }
-    return this.holder.use(async (bundle) => {
+    return this.holder.use((bundle) => {
       const issues: FieldIssue[] = [];
       const base = this.base(bundle, request.options);
-      const paths = request.customers.map((_, i) => ["customers", i]);
-      const profiles = await this.profiles(request.customers, base, paths, issues);
-      profiles.forEach((p, i) => p === null && issues.push({ path: [...paths[i], "customer_id"], message: "unknown customer: no events, no imported row, and no fields in the request" }));
-      const inputs = traced("features", () => request.customers.map((c, i) => this.resolve(bundle, c, base, paths[i], issues, profiles[i] ?? undefined)));
+      const inputs = traced("features", () => request.customers.map((c, i) => this.resolve(bundle, c, base, ["customers", i], issues)));
       if (issues.length) throw new RequestError("invalid request", issues);
       const scored = this.score(bundle, inputs as ScoredInput[]);
       const chosen = scored.map((s) => s.decision.chosen);
@@ -234,31 +219,9 @@ export class Recommender implements ChurnService {
     return { options, applied: this.defaults.applied };
   }
 
-  /**
-   * Each customer's stored profile at its scoring instant (`as_of`, else now): undefined where the
-   * request carries fields and the store has nothing, null where it has neither (an unknown
-   * customer). A refused instant is an issue under the request's `options.as_of`.
-   */
-  async profiles(requests: CustomerRequest[], base: Base, paths: (string | number)[][], issues: FieldIssue[]): Promise<(Profile | null | undefined)[]> {
-    const now = Date.now();
-    const data = this.options.customers;
-    return Promise.all(requests.map(async (request, i) => {
-      const asOf = request.options?.as_of ?? base.options?.as_of;
-      let profile: Profile | undefined;
-      try {
-        profile = await data?.profile(request.customer_id, asOf === undefined ? now : Date.parse(asOf));
-      } catch (err) {
-        if (!(err instanceof CustomerDataRefusal)) throw err;
-        const where = request.options?.as_of !== undefined ? [...paths[i], "options", "as_of"] : ["options", "as_of"];
-        issues.push(...err.issues.map((x) => ({ path: where, message: x.message })));
-        return undefined;
-      }
-      return profile ?? (hasFields(request) ? undefined : null);
-    }));
-  }
-
-  private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[], profile?: Profile): ScoredInput | null {
-    const resolved = bundle.pipeline.resolve(request, profile?.values, path, issues);
+  private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[]): ScoredInput | null {
+    const stored = this.options.store?.get(request.customer_id);
+    const resolved = bundle.pipeline.resolve(request, stored, path, issues);
     if (!resolved) return null;
     // A customer's own options override the batch's; only then are settings worked out again.
     const options = request.options ? { ...base.options, ...request.options } : base.options;
