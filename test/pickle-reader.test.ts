@@ -280,6 +280,13 @@ describe("malformed and hostile input", () => {
     refusedFast(new PickleBuilder().emptyList().put(0).raw(body.subarray(0, 600)).stop(), /a container grows past 100 items/, 1000, { maxItems: 100 });
   });
 
+  it("many small values, or memo entries, past the total budget", () => {
+    const dicts = new Uint8Array(2 * 2000);
+    for (let i = 0; i < dicts.length; i += 2) dicts.set([0x7d, 0x30], i); // EMPTY_DICT, POP
+    refusedFast(new PickleBuilder().raw(dicts).none().stop(), /EMPTY_DICT: more than 1000 values built/, 1000, { maxValues: 1000 });
+    refusedFast(new PickleBuilder().none().raw(new Uint8Array(2000).fill(0x94)).stop(), /MEMOIZE: the memo grows past 1000 entries/, 1000, { maxValues: 1000 });
+  });
+
   it("zlib bombs stop at the inflation limit", () => {
     const bomb = deflateSync(new Uint8Array(4 << 20).fill(0x4e)); // 4 MiB of NONE opcodes
     bomb[0] = 0x78;

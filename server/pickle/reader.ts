@@ -10,18 +10,21 @@ import { PickleError } from "./errors.ts";
 import { DType, NdArray, PyGlobal, PyObject, type PickleValue } from "./values.ts";
 
 export interface ReadLimits {
-  /** Longest list, tuple, dict, set, stack or memo. */
+  /** Longest list, tuple, dict, set or stack. */
   maxItems: number;
+  /** Values built in all (every push counts), and memo entries: bounds the memory of the result. */
+  maxValues: number;
   /** Deepest nesting of MARKs, and of containers in the result. */
   maxDepth: number;
   /** Largest inflated size of a compressed file. */
   maxInflatedBytes: number;
 }
 
-// The fixtures need at most 33,000 memo entries (fewer items in any container or on the stack)
-// and a depth under 20; these limits leave wide margins while keeping hostile input small and
-// fast to refuse. A compressed file may inflate to 512 MiB (the fixture forest: 14.6 MB).
-export const DEFAULT_LIMITS: ReadLimits = { maxItems: 1_000_000, maxDepth: 500, maxInflatedBytes: 512 << 20 };
+// The fixture forest pickle (100 trees) builds under 150,000 values with 33,000 memo entries,
+// has no container or stack of more than 750 items and a depth under 20. These limits leave wide
+// margins (forests of some 3,000 such trees) while keeping hostile input small and fast to
+// refuse. A compressed file may inflate to 512 MiB (the fixture forest: 14.6 MB).
+export const DEFAULT_LIMITS: ReadLimits = { maxItems: 1_000_000, maxValues: 5_000_000, maxDepth: 500, maxInflatedBytes: 512 << 20 };
 
 /** Longest integer (LONG1/LONG4) accepted, in bytes: model files hold nothing near it. */
 const MAX_LONG_BYTES = 1024;
@@ -57,6 +60,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 interface Context {
   file: string;
+  /** Values pushed so far, nested pickles of joblib object arrays included. */
+  values: number;
   /** The stream is the inflated content of a compressed file: offsets count in it. */
   inflated: boolean;
   limits: ReadLimits;
@@ -67,7 +72,7 @@ export function readPickle(bytes: Uint8Array, file: string, limits: Partial<Read
   const all = { ...DEFAULT_LIMITS, ...limits };
   // A plain Uint8Array view: a Node Buffer's slice() would share memory where a copy is meant.
   const stream = openStream(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, all.maxInflatedBytes);
-  const machine = new Machine(stream.bytes, { file, inflated: stream.compression !== null, limits: all }, false);
+  const machine = new Machine(stream.bytes, { file, values: 0, inflated: stream.compression !== null, limits: all }, false);
   const { value, end } = machine.run(0);
   if (end !== stream.bytes.length) machine.failAt(end, `${stream.bytes.length - end} bytes follow the STOP opcode; expected the end of the file`);
   checkDepth(value, all.maxDepth, (problem) => machine.failAt(end - 1, problem));
@@ -394,6 +399,7 @@ class Machine {
 
   private push(v: PickleValue): void {
     if (this.stack.length >= this.ctx.limits.maxItems) this.fail(`the stack grows past ${this.ctx.limits.maxItems} values`);
+    if (++this.ctx.values > this.ctx.limits.maxValues) this.fail(`more than ${this.ctx.limits.maxValues} values built`);
     this.stack.push(v);
   }
 
@@ -443,7 +449,7 @@ class Machine {
   }
 
   private put(key: number): void {
-    if (this.memo.size >= this.ctx.limits.maxItems && !this.memo.has(key)) this.fail(`the memo grows past ${this.ctx.limits.maxItems} entries`);
+    if (this.memo.size >= this.ctx.limits.maxValues && !this.memo.has(key)) this.fail(`the memo grows past ${this.ctx.limits.maxValues} entries`);
     this.memo.set(key, this.top());
   }
 
