@@ -22,9 +22,10 @@ export interface ReadLimits {
 
 // The fixture forest pickle (100 trees) builds under 150,000 values with 33,000 memo entries,
 // has no container or stack of more than 750 items and a depth under 20. These limits leave wide
-// margins (forests of some 3,000 such trees) while keeping hostile input small and fast to
-// refuse. A compressed file may inflate to 512 MiB (the fixture forest: 14.6 MB).
-export const DEFAULT_LIMITS: ReadLimits = { maxItems: 1_000_000, maxValues: 5_000_000, maxDepth: 500, maxInflatedBytes: 512 << 20 };
+// margins (forests of some 1,500 such trees; callers may raise them) while keeping what hostile
+// input can build to a few hundred MB at most, refused fast. A compressed file may inflate to
+// 512 MiB (the fixture forest: 14.6 MB).
+export const DEFAULT_LIMITS: ReadLimits = { maxItems: 1_000_000, maxValues: 2_500_000, maxDepth: 500, maxInflatedBytes: 512 << 20 };
 
 /** Longest integer (LONG1/LONG4) accepted, in bytes: model files hold nothing near it. */
 const MAX_LONG_BYTES = 1024;
