@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FeatureColumns, Interventions, Manifest, Scaler } from "../server/contract/bundle.ts";
 import { PickleError } from "../server/pickle/errors.ts";
-import { importPickles, readPickleFolder } from "../server/pickle/import.ts";
+import { importPickles, isPickleFolder, pickleBundle, readPickleFolder } from "../server/pickle/import.ts";
 import { fixturePath, readText } from "./helpers/fixtures.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "pickle-import-"));
@@ -57,6 +57,22 @@ describe("readPickleFolder", () => {
   it("refuses a file of the wrong kind, naming it", async () => {
     const dir = folder("swapped", { "churn_model.pkl": "scaler.pkl", "scaler.pkl": "scaler.pkl", "causal_forest.pkl": "causal_forest.pkl" });
     await expect(readPickleFolder(dir)).rejects.toThrow(/^churn_model\.pkl: model: expected a lightgbm\.sklearn\.LGBMClassifier or lightgbm\.basic\.Booster object, found a sklearn\.preprocessing\._data\.StandardScaler object/);
+  });
+});
+
+describe("a MODELS_DIR of pickles", () => {
+  it("isPickleFolder tells a pickle folder from a bundle", async () => {
+    expect(await isPickleFolder(fixturePath("pickles"))).toBe(true);
+    expect(await isPickleFolder("models")).toBe(false);
+    expect(await isPickleFolder(join(tmp, "does-not-exist"))).toBe(false);
+  });
+
+  it("pickleBundle gives every bundle file in memory", async () => {
+    const b = await pickleBundle({ from: fixturePath("pickles"), churnInput: "raw" });
+    expect(Object.keys(b.files).sort()).toEqual(["causal_forest.safetensors", "churn_model.txt", "feature_columns.json", "interventions.json", "manifest.json", "reference.json", "scaler.json"]);
+    expect(Manifest.parse(JSON.parse(b.files["manifest.json"] as string)).churn_input).toBe("raw");
+    expect(b.files["causal_forest.safetensors"]).toBe(b.models.forestSafetensors);
+    expect(b.referenceCopiedFrom).toBe(join("models", "reference.json"));
   });
 });
 

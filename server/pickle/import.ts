@@ -2,7 +2,7 @@
 // readPickleFolder gives them in memory (for a MODELS_DIR that holds pickles), importPickles
 // writes a complete bundle folder (for `churn import-pickles`). Each file may come from
 // pickle.dump or joblib.dump, compressed or not: the reader tells them apart by their content.
-import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PickleError } from "./errors.ts";
 import { forestFromPickle } from "./forest.ts";
@@ -85,30 +85,40 @@ export async function readPickleFolder(dir: string, options: ReadFolderOptions =
   };
 }
 
-export interface ImportOptions {
+export interface BundleOptions {
   /** Folder with the four pickles. */
   from: string;
-  /** Bundle folder to write (created if missing). */
-  out: string;
   /** Which input the churn model was trained on; recorded as manifest.json `churn_input`. */
   churnInput: ChurnInput;
   /** Bundle whose manifest, interventions, imputation values and reference are adapted; default `models`. */
   like?: string;
-  /** Training CSV from which the caller will build reference.json (importPickles only copies --like's). */
-  train?: string;
+  /** Outcome name for the forest's metadata when EconML did not record one. */
   outcome?: string;
 }
 
-export interface ImportResult {
-  out: string;
-  files: string[];
+/** A complete bundle in memory: what importPickles writes, for a MODELS_DIR of pickles. */
+export interface PickleBundle {
+  /** File name in the bundle folder -> content; manifest.json included. */
+  files: Record<string, string | Uint8Array>;
   models: PickleModels;
   /** reference.json is --like's copy: its samples and effects describe --like's models. */
   referenceCopiedFrom: string;
-  /** Set when `train` was given: the caller rebuilds reference.json from this CSV. */
-  rebuildReferenceFrom?: string;
   /** Interventions of --like left out because the imported forest has no such arm. */
   droppedInterventions: string[];
+}
+
+export interface ImportOptions extends BundleOptions {
+  /** Bundle folder to write (created if missing). */
+  out: string;
+  /** Training CSV from which the caller will build reference.json (importPickles only copies --like's). */
+  train?: string;
+}
+
+export interface ImportResult extends Omit<PickleBundle, "files"> {
+  out: string;
+  files: string[];
+  /** Set when `train` was given: the caller rebuilds reference.json from this CSV. */
+  rebuildReferenceFrom?: string;
 }
 
 const BUNDLE_FILES = {
@@ -131,13 +141,26 @@ async function readJson(dir: string, file: string): Promise<Record<string, unkno
   }
 }
 
-/** Writes a complete bundle in `out` from the pickles in `from`, adapting the rest from `like`. */
-export async function importPickles(options: ImportOptions): Promise<ImportResult> {
+/** Whether `dir` holds the original design's four pickles (rather than, or besides, a bundle). */
+export async function isPickleFolder(dir: string): Promise<boolean> {
+  const present = await Promise.all(Object.values(PICKLE_FILES).map((f) => stat(join(dir, f)).then((s) => s.isFile(), () => false)));
+  return present.every(Boolean);
+}
+
+/** The bundle files made from the pickles in `from`, the rest adapted from `like`. */
+export async function pickleBundle(options: BundleOptions): Promise<PickleBundle> {
   const like = options.like ?? "models";
   const likeManifest = await readJson(like, "manifest.json");
   const likeFiles = { ...BUNDLE_FILES, ...(likeManifest.files as Record<string, string> | undefined) };
   const likeScaler = await readJson(like, likeFiles.scaler);
   const likeInterventions = await readJson(like, likeFiles.interventions);
+  const referencePath = join(like, likeFiles.reference);
+  let reference: Uint8Array;
+  try {
+    reference = new Uint8Array(await readFile(referencePath));
+  } catch (err) {
+    throw new Error(`${referencePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   const models = await readPickleFolder(options.from, {
     impute: likeScaler.impute as Record<string, number> | undefined,
     churnInput: options.churnInput,
@@ -146,27 +169,35 @@ export async function importPickles(options: ImportOptions): Promise<ImportResul
 
   const arms = new Set(models.treatments.slice(1));
   const all = Array.isArray(likeInterventions.interventions) ? (likeInterventions.interventions as { name: string }[]) : [];
-  const kept = all.filter((i) => arms.has(i.name));
-  const manifest = { ...likeManifest, files: BUNDLE_FILES, churn_input: options.churnInput };
-
-  await mkdir(options.out, { recursive: true });
   const json = (v: unknown, indent: number) => JSON.stringify(v, null, indent) + "\n";
-  await Promise.all([
-    writeFile(join(options.out, BUNDLE_FILES.churn_model), models.churnModelText),
-    writeFile(join(options.out, BUNDLE_FILES.causal_forest), models.forestSafetensors),
-    writeFile(join(options.out, BUNDLE_FILES.feature_columns), json(models.featureColumns, 1)),
-    writeFile(join(options.out, BUNDLE_FILES.scaler), json(models.scaler, 1)),
-    writeFile(join(options.out, BUNDLE_FILES.interventions), json({ ...likeInterventions, interventions: kept }, 2)),
-    copyFile(join(like, likeFiles.reference), join(options.out, BUNDLE_FILES.reference)),
-  ]);
-  // The manifest last: a folder with a manifest is a bundle, and this one is complete now.
-  await writeFile(join(options.out, "manifest.json"), json(manifest, 2));
   return {
-    out: options.out,
-    files: ["manifest.json", ...Object.values(BUNDLE_FILES)],
+    files: {
+      [BUNDLE_FILES.churn_model]: models.churnModelText,
+      [BUNDLE_FILES.causal_forest]: models.forestSafetensors,
+      [BUNDLE_FILES.feature_columns]: json(models.featureColumns, 1),
+      [BUNDLE_FILES.scaler]: json(models.scaler, 1),
+      [BUNDLE_FILES.interventions]: json({ ...likeInterventions, interventions: all.filter((i) => arms.has(i.name)) }, 2),
+      [BUNDLE_FILES.reference]: reference,
+      "manifest.json": json({ ...likeManifest, files: BUNDLE_FILES, churn_input: options.churnInput }, 2),
+    },
     models,
-    referenceCopiedFrom: join(like, likeFiles.reference),
-    ...(options.train ? { rebuildReferenceFrom: options.train } : {}),
+    referenceCopiedFrom: referencePath,
     droppedInterventions: all.filter((i) => !arms.has(i.name)).map((i) => i.name),
+  };
+}
+
+/** Writes a complete bundle in `out` from the pickles in `from`, adapting the rest from `like`. */
+export async function importPickles(options: ImportOptions): Promise<ImportResult> {
+  const { files, ...bundle } = await pickleBundle(options);
+  await mkdir(options.out, { recursive: true });
+  const { "manifest.json": manifest, ...rest } = files;
+  await Promise.all(Object.entries(rest).map(([name, content]) => writeFile(join(options.out, name), content)));
+  // The manifest last: a folder with a manifest is a bundle, and this one is complete now.
+  await writeFile(join(options.out, "manifest.json"), manifest);
+  return {
+    ...bundle,
+    out: options.out,
+    files: Object.keys(files),
+    ...(options.train ? { rebuildReferenceFrom: options.train } : {}),
   };
 }
