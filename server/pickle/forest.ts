@@ -1,6 +1,6 @@
 // The final-stage forest of a pickled EconML CausalForestDML, converted to the project's
-// safetensors layout (notes/causal-forest.md section 4) byte for byte as the Python export writes
-// it. Path: est._ortho_learner_model_final._model_final._model (MultiOutputGRF) .estimators_[0]
+// safetensors layout (notes/causal-forest.md section 4), byte for byte as the fixture forest
+// (shared fixtures/causal_forest/causal_forest.safetensors) was exported from it. Path: est._ortho_learner_model_final._model_final._model (MultiOutputGRF) .estimators_[0]
 // (CausalForest) .estimators_[t] (GRFTree) .tree_ (Cython Tree: nodes, jac, precond).
 import { FOREST_FORMAT, readCausalForest } from "../model/causal/load.ts";
 import { ModelFormatError } from "../model/errors.ts";
@@ -104,7 +104,7 @@ export function forestFromPickle(root: PickleValue, file: string, options: Fores
     ["fit_intercept", fitIntercept ? "true" : "false"],
     ["n_subforests", String(subforests.length - 1)],
     ["subforest_size", String(subforests[1] - subforests[0])],
-    // Informational, as the export tool wrote them.
+    // Informational, worded as the fixture's export wrote them.
     ["criterion", pyStr(forest.raw("criterion"))],
     ["min_samples_leaf", pyStr(forest.raw("min_samples_leaf"))],
     ["max_samples", pyStr(forest.raw("max_samples"))],
