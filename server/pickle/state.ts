@@ -58,13 +58,6 @@ export class StateView {
     return v!;
   }
 
-  number(field: string): number {
-    const raw = this.raw(field);
-    const v = raw instanceof NpScalar ? raw.value : raw;
-    if (typeof v !== "number") this.fail(field, `expected a number, found ${describe(raw)}`);
-    return v as number;
-  }
-
   bool(field: string): boolean {
     const v = this.raw(field);
     if (typeof v !== "boolean") this.fail(field, `expected True or False, found ${describe(v)}`);
