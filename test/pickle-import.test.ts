@@ -5,6 +5,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { bundledModels } from "../server/config.ts";
 import { FeatureColumns, Interventions, Manifest, Scaler } from "../server/contract/bundle.ts";
 import { PickleError } from "../server/pickle/errors.ts";
 import { importPickles, isPickleFolder, pickleBundle, readPickleFolder } from "../server/pickle/import.ts";
@@ -68,11 +69,11 @@ describe("a MODELS_DIR of pickles", () => {
   });
 
   it("pickleBundle gives every bundle file in memory", async () => {
-    const b = await pickleBundle({ from: fixturePath("pickles"), churnInput: "raw" });
+    const b = await pickleBundle({ from: fixturePath("pickles"), churnInput: "raw" }); // like: the bundled models/
     expect(Object.keys(b.files).sort()).toEqual(["causal_forest.safetensors", "churn_model.txt", "feature_columns.json", "interventions.json", "manifest.json", "reference.json", "scaler.json"]);
     expect(Manifest.parse(JSON.parse(b.files["manifest.json"] as string)).churn_input).toBe("raw");
     expect(b.files["causal_forest.safetensors"]).toBe(b.models.forestSafetensors);
-    expect(b.referenceCopiedFrom).toBe(join("models", "reference.json"));
+    expect(b.referenceCopiedFrom).toBe(join(bundledModels(), "reference.json"));
   });
 });
 
