@@ -172,6 +172,11 @@ describe("another library version's layout fails naming the class and the field"
     expect(msg).toMatch(/lightgbm 4\.6\.0/);
   });
 
+  it("a Booster trained with early stopping is refused (its text holds more iterations than it predicts with)", () => {
+    const bytes = patched(pickleBytes("churn_booster.pkl"), `${shortStr("best_iteration")}\x94J\xff\xff\xff\xff`, `${shortStr("best_iteration")}\x94J\x64\x00\x00\x00`);
+    expect(() => lightgbmFromPickle(readPickle(bytes, "churn_booster.pkl"), "churn_booster.pkl")).toThrow(/lightgbm\.basic\.Booster field "best_iteration" .*early stopping \(best iteration 100\)/);
+  });
+
   it("LGBMClassifier without _Booster", () => {
     const msg = drift("churn_model.pkl", "_Booster", "_Boosted", (v) => lightgbmFromPickle(v, "churn_model.pkl"));
     expect(msg).toMatch(/lightgbm\.sklearn\.LGBMClassifier field "_Booster"/);

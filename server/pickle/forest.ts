@@ -34,12 +34,12 @@ export function forestFromPickle(root: PickleValue, file: string, options: Fores
   // The exported formulas evaluate the forest on X itself, one outcome, a categorical treatment.
   est.none("featurizer", "the forest must split on the model columns themselves");
   est.none("treatment_featurizer", "treatments are encoded one-hot only");
-  if (!est.bool("discrete_treatment")) est.fail("discrete_treatment", "expected True (a categorical treatment)");
+  if (!est.bool("discrete_treatment")) est.refuse("discrete_treatment", "expected True (a categorical treatment)");
   const dy = est.list("_d_y");
-  if (dy.length !== 0) est.fail("_d_y", `expected () (a single outcome column), found a shape of ${dy.length} dimensions`);
+  if (dy.length !== 0) est.refuse("_d_y", `expected () (a single outcome column), found a shape of ${dy.length} dimensions`);
   const nColumns = options.featureColumns.length;
   const dx = est.list("_d_x");
-  if (dx.length !== 1 || dx[0] !== nColumns) est.fail("_d_x", `expected (${nColumns},) (one per feature column), found (${dx.map(pyStr).join(", ")})`);
+  if (dx.length !== 1 || dx[0] !== nColumns) est.refuse("_d_x", `expected (${nColumns},) (one per feature column), found (${dx.map(pyStr).join(", ")})`);
 
   checkRecordedColumns(est, options.featureColumns);
 
@@ -47,15 +47,15 @@ export function forestFromPickle(root: PickleValue, file: string, options: Fores
   wrapper.none("_featurizer", "the forest must split on the model columns themselves");
   const grf = wrapper.child("_model", "econml.grf.classes.MultiOutputGRF");
   const outcomes = grf.list("estimators_");
-  if (outcomes.length !== 1) grf.fail("estimators_", `expected one forest (one outcome), found ${outcomes.length}`);
+  if (outcomes.length !== 1) grf.refuse("estimators_", `expected one forest (one outcome), found ${outcomes.length}`);
   const forest = StateView.of(outcomes[0], "econml.grf.classes.CausalForest", file, `${grf.path}.estimators_[0]`);
 
   const p = forest.int("n_outputs_");
   const d = forest.int("n_relevant_outputs_");
   const fitIntercept = forest.bool("fit_intercept");
-  if (p !== d + (fitIntercept ? 1 : 0)) forest.fail("n_outputs_", `expected ${d + (fitIntercept ? 1 : 0)} (n_relevant_outputs_${fitIntercept ? " + intercept" : ""}), found ${p}`);
-  if (forest.int("n_features_") !== nColumns) forest.fail("n_features_", `expected ${nColumns} (the feature columns), found ${forest.int("n_features_")}`);
-  if (!forest.bool("inference")) forest.fail("inference", "expected True: the intervals need the subforests");
+  if (p !== d + (fitIntercept ? 1 : 0)) forest.refuse("n_outputs_", `expected ${d + (fitIntercept ? 1 : 0)} (n_relevant_outputs_${fitIntercept ? " + intercept" : ""}), found ${p}`);
+  if (forest.int("n_features_") !== nColumns) forest.refuse("n_features_", `expected ${nColumns} (the feature columns), found ${forest.int("n_features_")}`);
+  if (!forest.bool("inference")) forest.refuse("inference", "expected True: the intervals need the subforests");
   const { treatments, control } = treatmentsOf(est, d);
 
   const trees = forest.list("estimators_");
@@ -202,7 +202,7 @@ function subforestOffsets(forest: StateView, nTrees: number): Int32Array {
     next += trees.length;
     out[i + 1] = next;
   });
-  if (slices.length === 0 || next !== nTrees) forest.fail("slices_", `the subforests cover ${next} trees, the forest has ${nTrees}`);
+  if (slices.length === 0 || next !== nTrees) forest.refuse("slices_", `the subforests cover ${next} trees, the forest has ${nTrees}`);
   return out;
 }
 
@@ -219,10 +219,10 @@ function treatmentsOf(est: StateView, d: number): { treatments: string[]; contro
   const drop = enc.raw("drop_idx_");
   const dropped = drop === null ? undefined : checkedArray(drop, "O", enc.failer("drop_idx_")).items!.map(asInt);
   // EconML encodes the control as the dropped first category; the effects are the others in order.
-  if (dropped?.length !== 1 || dropped[0] !== 0) enc.fail("drop_idx_", `expected [0] (the control is the first category), found ${drop === null ? "None" : JSON.stringify(dropped)}`);
+  if (dropped?.length !== 1 || dropped[0] !== 0) enc.refuse("drop_idx_", `expected [0] (the control is the first category), found ${drop === null ? "None" : JSON.stringify(dropped)}`);
   const given = est.raw("categories");
   if (Array.isArray(given) && JSON.stringify(given) !== JSON.stringify(treatments)) {
-    est.fail("categories", `the estimator's categories ${JSON.stringify(given)} differ from the encoder's ${JSON.stringify(treatments)}`);
+    est.refuse("categories", `the estimator's categories ${JSON.stringify(given)} differ from the encoder's ${JSON.stringify(treatments)}`);
   }
   return { treatments, control: treatments[0] };
 }
@@ -233,7 +233,7 @@ function checkRecordedColumns(est: StateView, columns: string[]): void {
   const recorded = names instanceof Map ? names.get("feature_names") : undefined;
   if (!Array.isArray(recorded) || recorded.every((n, i) => n === `X${i}`)) return;
   if (JSON.stringify(recorded) !== JSON.stringify(columns)) {
-    est.fail("_input_names", `the forest was fitted on columns ${JSON.stringify(recorded)}, the feature columns are ${JSON.stringify(columns)}`);
+    est.refuse("_input_names", `the forest was fitted on columns ${JSON.stringify(recorded)}, the feature columns are ${JSON.stringify(columns)}`);
   }
 }
 

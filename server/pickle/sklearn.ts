@@ -27,7 +27,7 @@ export interface ExtractedScaler {
 export function scalerFromPickle(root: PickleValue, file: string, nColumns: number): ExtractedScaler {
   const ss = StateView.of(root, "sklearn.preprocessing._data.StandardScaler", file, "scaler");
   const n = ss.int("n_features_in_");
-  if (n !== nColumns) ss.fail("n_features_in_", `expected ${nColumns} (the feature columns), found ${n}`);
+  if (n !== nColumns) ss.refuse("n_features_in_", `expected ${nColumns} (the feature columns), found ${n}`);
   const vector = (field: string) => {
     const arr = ss.array(field, "f");
     expectShape(arr, [n], ss.failer(field));
@@ -36,7 +36,7 @@ export function scalerFromPickle(root: PickleValue, file: string, nColumns: numb
   const mean = ss.bool("with_mean") ? vector("mean_") : new Array<number>(n).fill(0);
   const scale = ss.bool("with_std") ? vector("scale_") : new Array<number>(n).fill(1);
   const bad = scale.findIndex((s) => !(s > 0 && Number.isFinite(s)));
-  if (bad >= 0) ss.fail("scale_", `scale of column ${bad} is ${scale[bad]}; expected a positive number`);
+  if (bad >= 0) ss.refuse("scale_", `scale of column ${bad} is ${scale[bad]}; expected a positive number`);
   let featureNames: string[] | null = null;
   if (ss.has("feature_names_in_")) {
     const names = checkedArray(ss.raw("feature_names_in_"), "O", ss.failer("feature_names_in_")).items!;

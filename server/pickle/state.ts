@@ -32,6 +32,11 @@ export class StateView {
     );
   }
 
+  /** A field of the known layout whose value this project cannot use (or that contradicts another). */
+  refuse(field: string, problem: string): never {
+    throw new PickleError(this.file, `${this.obj.class} field "${field}" (at ${this.path}.${field})`, problem);
+  }
+
   /** A `Fail` for checks on the value of `field`. */
   failer(field: string): Fail {
     return (problem) => this.fail(field, problem);
@@ -82,7 +87,7 @@ export class StateView {
 
   none(field: string, why: string): void {
     const v = this.raw(field);
-    if (v !== null) this.fail(field, `expected None (${why}), found ${describe(v)}`);
+    if (v !== null) this.refuse(field, `expected None (${why}), found ${describe(v)}`);
   }
 }
 
