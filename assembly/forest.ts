@@ -7,7 +7,7 @@ import { erfc } from "./normal";
 import {
   FOREST_N_TREES, FOREST_N_OUTPUTS, FOREST_N_FEATURES, FOREST_ROOTS, FOREST_NODES, FOREST_LEAF_STATS,
   FOREST_SUBFOREST_OFFSETS, FOREST_N_SUBFORESTS, FOREST_SUBFOREST_SIZE,
-  FOREST_NODE_THRESHOLD, FOREST_NODE_FEATURE, FOREST_NODE_LEFT, FOREST_NODE_RIGHT,
+  FOREST_NODE_THRESHOLD, FOREST_NODE_FEATURE, FOREST_NODE_LEFT, FOREST_NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
   EFFECT_POINT, EFFECT_LOWER, EFFECT_UPPER, EFFECT_STDERR, EFFECT_FIELDS,
 } from "./layout";
 
@@ -19,45 +19,125 @@ import {
   return <usize>load<u32>(model + off);
 }
 
-/** Leaf rows of every tree for one row; four trees in lockstep so their loads overlap. */
-function findLeaves(model: usize, row: usize, leaves: usize): void {
+/** The leaf reached from `code` after one more decision (a leaf stays where it is). */
+@inline function advance(nodes: usize, code: i32, row: usize): i32 {
+  const node = nodes + <usize>code;
+  // Both children loaded before the comparison: no load waits on which way the row goes.
+  const left = load<i32>(node, FOREST_NODE_LEFT);
+  const right = load<i32>(node, FOREST_NODE_RIGHT);
+  // Go left iff x[feature] <= threshold (EconML rejects NaN inputs: no missing-value rule).
+  const x = load<f64>(row + <usize>load<i32>(node, FOREST_NODE_FEATURE));
+  return select(left, right, x <= load<f64>(node, FOREST_NODE_THRESHOLD));
+}
+
+@inline function leafStats(nodes: usize, code: i32): i32 {
+  return load<i32>(nodes + <usize>code, FOREST_LEAF_STATS_OFFSET);
+}
+
+/**
+ * Leaves of every tree for one row (as byte offsets of their statistics, at leaves[t]); eight
+ * trees in lockstep so that their loads overlap.
+ */
+function rowLeaves(model: usize, row: usize, leaves: usize): void {
   const nTrees = h(model, FOREST_N_TREES);
   const roots = hp(model, FOREST_ROOTS);
   const nodes = hp(model, FOREST_NODES);
   let t = 0;
-  for (; t + 3 < nTrees; t += 4) {
+  for (; t + 7 < nTrees; t += 8) {
     const r = roots + (<usize>t << 2);
     let a = load<i32>(r);
     let b = load<i32>(r, 4);
     let c = load<i32>(r, 8);
     let d = load<i32>(r, 12);
-    while ((a & b & c & d) >= 0) {
+    let e = load<i32>(r, 16);
+    let f = load<i32>(r, 20);
+    let g = load<i32>(r, 24);
+    let k = load<i32>(r, 28);
+    while ((a & b & c & d & e & f & g & k) >= 0) {
       a = advance(nodes, a, row);
       b = advance(nodes, b, row);
       c = advance(nodes, c, row);
       d = advance(nodes, d, row);
+      e = advance(nodes, e, row);
+      f = advance(nodes, f, row);
+      g = advance(nodes, g, row);
+      k = advance(nodes, k, row);
     }
     const o = leaves + (<usize>t << 2);
-    store<i32>(o, ~a);
-    store<i32>(o, ~b, 4);
-    store<i32>(o, ~c, 8);
-    store<i32>(o, ~d, 12);
+    store<i32>(o, leafStats(nodes, a));
+    store<i32>(o, leafStats(nodes, b), 4);
+    store<i32>(o, leafStats(nodes, c), 8);
+    store<i32>(o, leafStats(nodes, d), 12);
+    store<i32>(o, leafStats(nodes, e), 16);
+    store<i32>(o, leafStats(nodes, f), 20);
+    store<i32>(o, leafStats(nodes, g), 24);
+    store<i32>(o, leafStats(nodes, k), 28);
   }
   for (; t < nTrees; t++) {
     let a = load<i32>(roots + (<usize>t << 2));
     while (a >= 0) a = advance(nodes, a, row);
-    store<i32>(leaves + (<usize>t << 2), ~a);
+    store<i32>(leaves + (<usize>t << 2), leafStats(nodes, a));
   }
 }
 
-/** Go left iff x[feature] <= threshold (EconML rejects NaN inputs, so there is no missing rule). */
-@inline function advance(nodes: usize, code: i32, row: usize): i32 {
-  const node = nodes + <usize>max(code, 0);
-  // Both children loaded before the comparison: no load waits on which way the row goes.
-  const left = load<i32>(node, FOREST_NODE_LEFT);
-  const right = load<i32>(node, FOREST_NODE_RIGHT);
-  const x = load<f64>(row + (<usize>load<i32>(node, FOREST_NODE_FEATURE) << 3));
-  return select(select(left, right, x <= load<f64>(node, FOREST_NODE_THRESHOLD)), code, code >= 0);
+/**
+ * Leaves of every tree for a block of nb rows (row r's at leaves + r * nTrees * 4): tree by tree,
+ * eight rows in lockstep, so that each tree's nodes stay in cache for the whole block.
+ */
+function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize): void {
+  const nTrees = h(model, FOREST_N_TREES);
+  const rowBytes = <usize>h(model, FOREST_N_FEATURES) << 3;
+  const roots = hp(model, FOREST_ROOTS);
+  const nodes = hp(model, FOREST_NODES);
+  const leafStride = <usize>nTrees << 2;
+  for (let t = 0; t < nTrees; t++) {
+    const root = load<i32>(roots + (<usize>t << 2));
+    for (let r = 0; r + 7 < nb; r += 8) {
+      const row0 = rows + <usize>r * rowBytes;
+      const row1 = row0 + rowBytes;
+      const row2 = row1 + rowBytes;
+      const row3 = row2 + rowBytes;
+      const row4 = row3 + rowBytes;
+      const row5 = row4 + rowBytes;
+      const row6 = row5 + rowBytes;
+      const row7 = row6 + rowBytes;
+      let a = root;
+      let b = root;
+      let c = root;
+      let d = root;
+      let e = root;
+      let f = root;
+      let g = root;
+      let k = root;
+      while ((a & b & c & d & e & f & g & k) >= 0) {
+        a = advance(nodes, a, row0);
+        b = advance(nodes, b, row1);
+        c = advance(nodes, c, row2);
+        d = advance(nodes, d, row3);
+        e = advance(nodes, e, row4);
+        f = advance(nodes, f, row5);
+        g = advance(nodes, g, row6);
+        k = advance(nodes, k, row7);
+      }
+      let o = leaves + <usize>r * leafStride + (<usize>t << 2);
+      store<i32>(o, leafStats(nodes, a));
+      o += leafStride;
+      store<i32>(o, leafStats(nodes, b));
+      o += leafStride;
+      store<i32>(o, leafStats(nodes, c));
+      o += leafStride;
+      store<i32>(o, leafStats(nodes, d));
+      o += leafStride;
+      store<i32>(o, leafStats(nodes, e));
+      o += leafStride;
+      store<i32>(o, leafStats(nodes, f));
+      o += leafStride;
+      store<i32>(o, leafStats(nodes, g));
+      o += leafStride;
+      store<i32>(o, leafStats(nodes, k));
+    }
+  }
+  for (let r = nb & ~7; r < nb; r++) rowLeaves(model, rows + <usize>r * rowBytes, leaves + <usize>r * leafStride);
 }
 
 /**
@@ -125,17 +205,28 @@ function luSolve(lu: usize, perm: usize, p: i32, b: usize, x: usize): void {
   store<f64>(ac, load<f64>(ac, 32) + u * u, 32);
 }
 
+// Rows evaluated together: the trees are walked and their leaf statistics read tree by tree for
+// the whole block, while the block's leaves, sums and projection coefficients stay in cache.
+const BLOCK: i32 = 16;
+
+@inline function align16(x: usize): usize {
+  return (x + 15) & ~(<usize>15);
+}
+
 /** Bytes of scratch `forest_effects` needs. */
 export function forest_scratch_bytes(model: usize, nContrasts: i32): i32 {
   const p = h(model, FOREST_N_OUTPUTS);
   const width = p + (p * (p + 1)) / 2;
-  return (h(model, FOREST_N_TREES) << 2) + ((width + 2 * p * p + p + nContrasts * (width + p + 6)) << 3) + ((p + p * p) << 2) + 64;
+  const perRow = (h(model, FOREST_N_TREES) << 2) + ((width + p + nContrasts * (width + 6)) << 3) + 4;
+  const shared = ((2 * p * p + nContrasts * p) << 3) + ((p + p * p) << 2);
+  return BLOCK * perRow + shared + 16 * 16;
 }
 
 /**
  * For each row and each contrast q (nContrasts x p, intercept slot 0): effect, lower, upper,
- * stderr at out[(row * nContrasts + c) * EFFECT_FIELDS + EFFECT_*]. zLo / zHi are the normal quantiles at alpha / 2
- * and 1 - alpha / 2. A singular averaged Jacobian gives NaN (the host reports it).
+ * stderr at out[(row * nContrasts + c) * EFFECT_FIELDS + EFFECT_*]. zLo / zHi are the normal
+ * quantiles at alpha / 2 and 1 - alpha / 2. A singular averaged Jacobian gives NaN (the host
+ * reports it). A row's arithmetic is the same whatever block it is evaluated in.
  */
 export function forest_effects(
   model: usize, rows: usize, nRows: i32, q: usize, nContrasts: i32,
@@ -150,153 +241,180 @@ export function forest_effects(
   const bFirst = <f64>h(model, FOREST_SUBFOREST_SIZE);
   const pp = p * p;
   const width = p + (p * (p + 1)) / 2;
+  const nc = nContrasts;
 
-  const leaves = scratch;
-  let cur = (scratch + (<usize>nTrees << 2) + 15) & ~(<usize>15);
-  const aBar = cur; cur += <usize>width << 3;
-  const jBar = cur; cur += <usize>pp << 3;
-  const lu = cur; cur += <usize>pp << 3;
-  const theta = cur; cur += <usize>p << 3;
-  // Per contrast, the coefficients that turn a leaf's packed stats into u = w·(a - J θ) in one
-  // dot product: w on the alpha part, -(θ_i w_j + θ_j w_i) on Jacobian entry (i, j), -θ_i w_i on
-  // the diagonal.
-  const kv = cur; cur += <usize>(nContrasts * width) << 3;
-  const w = cur; cur += <usize>(nContrasts * p) << 3;
-  // Per contrast: sum over subforests of mean u, of (mean u)^2, of mean u^2; and the current
-  // subforest's sums of u and u^2.
-  const acc = cur; cur += <usize>(nContrasts * 6) << 3;
-  const perm = cur; cur += <usize>p << 2;
+  // Per row of the block: its leaves (byte offsets of their statistics) and the sums of the
+  // leaves' packed stats (alpha, then the Jacobian's upper triangle), θ, and per contrast the
+  // coefficients that turn a leaf's packed stats into u = w·(a - J θ) in one dot product (w on
+  // the alpha part, -(θ_i w_j + θ_j w_i) on Jacobian entry (i, j), -θ_i w_i on the diagonal) and
+  // six sums: over subforests of mean u, of (mean u)^2, of mean u^2; the current subforest's
+  // sums of u and u^2.
+  const leafStride = <usize>nTrees << 2;
+  const sumStride = <usize>width << 3;
+  const thetaStride = <usize>p << 3;
+  const kStride = <usize>(nc * width) << 3;
+  const accStride = <usize>(nc * 6) << 3;
+  const leaves = align16(scratch);
+  const sums = align16(leaves + <usize>BLOCK * leafStride);
+  const thetas = align16(sums + <usize>BLOCK * sumStride);
+  const ks = align16(thetas + <usize>BLOCK * thetaStride);
+  const accs = align16(ks + <usize>BLOCK * kStride);
+  const solved = align16(accs + <usize>BLOCK * accStride);
+  const jBar = align16(solved + (<usize>BLOCK << 2));
+  const lu = align16(jBar + (<usize>pp << 3));
+  const w = align16(lu + (<usize>pp << 3));
+  const perm = align16(w + (<usize>(nc * p) << 3));
   // Position of Jacobian entry (i, j) in a leaf's stats (upper triangle, i <= j).
-  const sym = cur;
+  const sym = align16(perm + (<usize>p << 2));
   for (let i = 0, k = p; i < p; i++) {
     for (let j = i; j < p; j++, k++) {
       store<i32>(sym + (<usize>(i * p + j) << 2), k);
       store<i32>(sym + (<usize>(j * p + i) << 2), k);
     }
   }
+  const inv = 1.0 / <f64>nTrees;
+  const S = <f64>nSub;
 
-  for (let r = 0; r < nRows; r++) {
-    const row = rows + (<usize>(r * nFeat) << 3);
-    findLeaves(model, row, leaves);
+  for (let r0 = 0; r0 < nRows; r0 += BLOCK) {
+    const nb = min(BLOCK, nRows - r0);
+    const block = rows + (<usize>(r0 * nFeat) << 3);
+    if (nb == 1) rowLeaves(model, block, leaves);
+    else blockLeaves(model, block, nb, leaves);
 
-    // Averages of the leaf statistics over all trees (not of per-tree solutions).
-    // aBar holds the sums of the packed stats (alpha, then the Jacobian's upper triangle).
-    memory.fill(aBar, 0, <usize>width << 3);
+    // Averages of the leaf statistics over all trees (not of per-tree solutions), summed tree by tree.
+    memory.fill(sums, 0, <usize>nb * sumStride);
     for (let t = 0; t < nTrees; t++) {
-      const st = stats + (<usize>(load<i32>(leaves + (<usize>t << 2)) * width) << 3);
-      let i = 0;
-      for (; i + 1 < width; i += 2) {
-        const o = aBar + (<usize>i << 3);
-        v128.store(o, f64x2.add(v128.load(o), v128.load(st + (<usize>i << 3))));
+      for (let r = 0; r < nb; r++) {
+        const st = stats + <usize>load<i32>(leaves + <usize>r * leafStride + (<usize>t << 2));
+        const acc = sums + <usize>r * sumStride;
+        let i = 0;
+        for (; i + 1 < width; i += 2) {
+          const o = acc + (<usize>i << 3);
+          v128.store(o, f64x2.add(v128.load(o), v128.load(st + (<usize>i << 3))));
+        }
+        if (i < width) store<f64>(acc + (<usize>i << 3), load<f64>(acc + (<usize>i << 3)) + load<f64>(st + (<usize>i << 3)));
       }
-      if (i < width) store<f64>(aBar + (<usize>i << 3), load<f64>(aBar + (<usize>i << 3)) + load<f64>(st + (<usize>i << 3)));
-    }
-    const inv = 1.0 / <f64>nTrees;
-    for (let i = 0; i < pp; i++) {
-      store<f64>(jBar + (<usize>i << 3), load<f64>(aBar + (<usize>load<i32>(sym + (<usize>i << 2)) << 3)) * inv);
-    }
-    for (let i = 0; i < p; i++) store<f64>(aBar + (<usize>i << 3), load<f64>(aBar + (<usize>i << 3)) * inv);
-
-    const o = out + (<usize>(r * nContrasts * EFFECT_FIELDS) << 3);
-    memory.copy(lu, jBar, <usize>pp << 3);
-    if (!luFactor(lu, perm, p)) {
-      for (let i = 0; i < nContrasts * EFFECT_FIELDS; i++) store<f64>(o + (<usize>i << 3), NaN);
-      continue;
-    }
-    luSolve(lu, perm, p, aBar, theta);
-    // w_c solves J̄ᵀ w = q_c; the leaf Jacobians are symmetric, so J̄ᵀ = J̄ and one LU serves.
-    for (let c = 0; c < nContrasts; c++) {
-      luSolve(lu, perm, p, q + (<usize>(c * p) << 3), w + (<usize>(c * p) << 3));
     }
 
-    for (let c = 0; c < nContrasts; c++) {
-      const wc = w + (<usize>(c * p) << 3);
-      const kc = kv + (<usize>(c * width) << 3);
-      for (let i = 0; i < p; i++) store<f64>(kc + (<usize>i << 3), load<f64>(wc + (<usize>i << 3)));
-      for (let i = 0; i < p; i++) {
-        const ti = load<f64>(theta + (<usize>i << 3));
-        const wi = load<f64>(wc + (<usize>i << 3));
-        for (let j = i; j < p; j++) {
-          const tj = load<f64>(theta + (<usize>j << 3));
-          const wj = load<f64>(wc + (<usize>j << 3));
-          const k = load<i32>(sym + (<usize>(i * p + j) << 2));
-          store<f64>(kc + (<usize>k << 3), i == j ? -ti * wi : -(ti * wj + tj * wi));
+    for (let r = 0; r < nb; r++) {
+      const aBar = sums + <usize>r * sumStride;
+      const theta = thetas + <usize>r * thetaStride;
+      for (let i = 0; i < pp; i++) {
+        store<f64>(jBar + (<usize>i << 3), load<f64>(aBar + (<usize>load<i32>(sym + (<usize>i << 2)) << 3)) * inv);
+      }
+      for (let i = 0; i < p; i++) store<f64>(aBar + (<usize>i << 3), load<f64>(aBar + (<usize>i << 3)) * inv);
+      memory.copy(lu, jBar, <usize>pp << 3);
+      const ok = luFactor(lu, perm, p);
+      store<i32>(solved + (<usize>r << 2), <i32>ok);
+      if (!ok) continue;
+      luSolve(lu, perm, p, aBar, theta);
+      // w_c solves J̄ᵀ w = q_c; the leaf Jacobians are symmetric, so J̄ᵀ = J̄ and one LU serves.
+      for (let c = 0; c < nc; c++) {
+        luSolve(lu, perm, p, q + (<usize>(c * p) << 3), w + (<usize>(c * p) << 3));
+      }
+      for (let c = 0; c < nc; c++) {
+        const wc = w + (<usize>(c * p) << 3);
+        const kc = ks + <usize>r * kStride + (<usize>(c * width) << 3);
+        for (let i = 0; i < p; i++) store<f64>(kc + (<usize>i << 3), load<f64>(wc + (<usize>i << 3)));
+        for (let i = 0; i < p; i++) {
+          const ti = load<f64>(theta + (<usize>i << 3));
+          const wi = load<f64>(wc + (<usize>i << 3));
+          for (let j = i; j < p; j++) {
+            const tj = load<f64>(theta + (<usize>j << 3));
+            const wj = load<f64>(wc + (<usize>j << 3));
+            const k = load<i32>(sym + (<usize>(i * p + j) << 2));
+            store<f64>(kc + (<usize>k << 3), i == j ? -ti * wi : -(ti * wj + tj * wi));
+          }
         }
       }
     }
 
-    // Per-tree moments m_t = a_t - J_t θ projected on each w_c, accumulated per subforest.
-    memory.fill(acc, 0, <usize>(nContrasts * 6) << 3);
+    // Per-tree moments m_t = a_t - J_t θ projected on each w_c, accumulated per subforest, tree
+    // by tree for the block (rows whose Jacobian was singular compute garbage, never reported).
+    memory.fill(accs, 0, <usize>nb * accStride);
     for (let s = 0; s < nSub; s++) {
       const t0 = load<i32>(subOff + (<usize>s << 2));
       const t1 = load<i32>(subOff + (<usize>(s + 1) << 2));
       for (let t = t0; t < t1; t++) {
-        const st = stats + (<usize>(load<i32>(leaves + (<usize>t << 2)) * width) << 3);
-        // Two contrasts per pass over the leaf's stats: each stats load serves both.
-        let c = 0;
-        for (; c + 1 < nContrasts; c += 2) {
-          const ka = kv + (<usize>(c * width) << 3);
-          const kb = ka + (<usize>width << 3);
-          let sa = f64x2.splat(0);
-          let sb = f64x2.splat(0);
-          let i = 0;
-          for (; i + 1 < width; i += 2) {
-            const x = v128.load(st + (<usize>i << 3));
-            sa = f64x2.add(sa, f64x2.mul(v128.load(ka + (<usize>i << 3)), x));
-            sb = f64x2.add(sb, f64x2.mul(v128.load(kb + (<usize>i << 3)), x));
+        for (let r = 0; r < nb; r++) {
+          const st = stats + <usize>load<i32>(leaves + <usize>r * leafStride + (<usize>t << 2));
+          const kr = ks + <usize>r * kStride;
+          const acc = accs + <usize>r * accStride;
+          // Two contrasts per pass over the leaf's stats: each stats load serves both.
+          let c = 0;
+          for (; c + 1 < nc; c += 2) {
+            const ka = kr + (<usize>(c * width) << 3);
+            const kb = ka + (<usize>width << 3);
+            let sa = f64x2.splat(0);
+            let sb = f64x2.splat(0);
+            let i = 0;
+            for (; i + 1 < width; i += 2) {
+              const x = v128.load(st + (<usize>i << 3));
+              sa = f64x2.add(sa, f64x2.mul(v128.load(ka + (<usize>i << 3)), x));
+              sb = f64x2.add(sb, f64x2.mul(v128.load(kb + (<usize>i << 3)), x));
+            }
+            let ua = f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1);
+            let ub = f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1);
+            if (i < width) {
+              const x = load<f64>(st + (<usize>i << 3));
+              ua += load<f64>(ka + (<usize>i << 3)) * x;
+              ub += load<f64>(kb + (<usize>i << 3)) * x;
+            }
+            accumulate(acc + (<usize>(c * 6) << 3), ua);
+            accumulate(acc + (<usize>((c + 1) * 6) << 3), ub);
           }
-          let ua = f64x2.extract_lane(sa, 0) + f64x2.extract_lane(sa, 1);
-          let ub = f64x2.extract_lane(sb, 0) + f64x2.extract_lane(sb, 1);
-          if (i < width) {
-            const x = load<f64>(st + (<usize>i << 3));
-            ua += load<f64>(ka + (<usize>i << 3)) * x;
-            ub += load<f64>(kb + (<usize>i << 3)) * x;
+          if (c < nc) {
+            const kc = kr + (<usize>(c * width) << 3);
+            let u = 0.0;
+            for (let i = 0; i < width; i++) u += load<f64>(kc + (<usize>i << 3)) * load<f64>(st + (<usize>i << 3));
+            accumulate(acc + (<usize>(c * 6) << 3), u);
           }
-          accumulate(acc + (<usize>(c * 6) << 3), ua);
-          accumulate(acc + (<usize>((c + 1) * 6) << 3), ub);
-        }
-        if (c < nContrasts) {
-          const kc = kv + (<usize>(c * width) << 3);
-          let u = 0.0;
-          for (let i = 0; i < width; i++) u += load<f64>(kc + (<usize>i << 3)) * load<f64>(st + (<usize>i << 3));
-          accumulate(acc + (<usize>(c * 6) << 3), u);
         }
       }
       const size = <f64>(t1 - t0);
-      for (let c = 0; c < nContrasts; c++) {
-        const ac = acc + (<usize>(c * 6) << 3);
-        const mean = load<f64>(ac, 24) / size;
-        store<f64>(ac, load<f64>(ac) + mean);
-        store<f64>(ac, load<f64>(ac, 8) + mean * mean, 8);
-        store<f64>(ac, load<f64>(ac, 16) + load<f64>(ac, 32) / size, 16);
-        store<f64>(ac, 0.0, 24);
-        store<f64>(ac, 0.0, 32);
+      for (let r = 0; r < nb; r++) {
+        for (let c = 0; c < nc; c++) {
+          const ac = accs + <usize>r * accStride + (<usize>(c * 6) << 3);
+          const mean = load<f64>(ac, 24) / size;
+          store<f64>(ac, load<f64>(ac) + mean);
+          store<f64>(ac, load<f64>(ac, 8) + mean * mean, 8);
+          store<f64>(ac, load<f64>(ac, 16) + load<f64>(ac, 32) / size, 16);
+          store<f64>(ac, 0.0, 24);
+          store<f64>(ac, 0.0, 32);
+        }
       }
     }
 
-    const S = <f64>nSub;
-    for (let c = 0; c < nContrasts; c++) {
-      const qc = q + (<usize>(c * p) << 3);
-      let point = 0.0;
-      for (let i = 0; i < p; i++) point += load<f64>(qc + (<usize>i << 3)) * load<f64>(theta + (<usize>i << 3));
-      const ac = acc + (<usize>(c * 6) << 3);
-      const meanU = load<f64>(ac) / S;
-      const sb = load<f64>(ac, 8) / S;
-      const qq = load<f64>(ac, 16) / S;
-      const v = sb - meanU * meanU;
-      const vc = (qq - sb) / (bFirst - 1.0);
-      // EconML's bias correction of v - vc (objective-Bayes debiasing).
-      const naive = v - vc;
-      const se = max(v, vc) * Math.sqrt(2.0 / S);
-      const z = naive / max(se, 1e-10);
-      const phi = Math.exp(-0.5 * z * z) / Math.sqrt(2.0 * Math.PI);
-      const Phi = 0.5 * erfc(-z / Math.SQRT2);
-      const stderr = Math.sqrt(naive + (se * phi) / Phi);
-      const oc = o + (<usize>(c * EFFECT_FIELDS) << 3);
-      store<f64>(oc, point, EFFECT_POINT << 3);
-      store<f64>(oc, stderr > 0 ? point + stderr * zLo : point, EFFECT_LOWER << 3);
-      store<f64>(oc, stderr > 0 ? point + stderr * zHi : point, EFFECT_UPPER << 3);
-      store<f64>(oc, stderr, EFFECT_STDERR << 3);
+    for (let r = 0; r < nb; r++) {
+      const o = out + (<usize>((r0 + r) * nc * EFFECT_FIELDS) << 3);
+      if (load<i32>(solved + (<usize>r << 2)) == 0) {
+        for (let i = 0; i < nc * EFFECT_FIELDS; i++) store<f64>(o + (<usize>i << 3), NaN);
+        continue;
+      }
+      const theta = thetas + <usize>r * thetaStride;
+      for (let c = 0; c < nc; c++) {
+        const qc = q + (<usize>(c * p) << 3);
+        let point = 0.0;
+        for (let i = 0; i < p; i++) point += load<f64>(qc + (<usize>i << 3)) * load<f64>(theta + (<usize>i << 3));
+        const ac = accs + <usize>r * accStride + (<usize>(c * 6) << 3);
+        const meanU = load<f64>(ac) / S;
+        const sb = load<f64>(ac, 8) / S;
+        const qq = load<f64>(ac, 16) / S;
+        const v = sb - meanU * meanU;
+        const vc = (qq - sb) / (bFirst - 1.0);
+        // EconML's bias correction of v - vc (objective-Bayes debiasing).
+        const naive = v - vc;
+        const se = max(v, vc) * Math.sqrt(2.0 / S);
+        const z = naive / max(se, 1e-10);
+        const phi = Math.exp(-0.5 * z * z) / Math.sqrt(2.0 * Math.PI);
+        const Phi = 0.5 * erfc(-z / Math.SQRT2);
+        const stderr = Math.sqrt(naive + (se * phi) / Phi);
+        const oc = o + (<usize>(c * EFFECT_FIELDS) << 3);
+        store<f64>(oc, point, EFFECT_POINT << 3);
+        store<f64>(oc, stderr > 0 ? point + stderr * zLo : point, EFFECT_LOWER << 3);
+        store<f64>(oc, stderr > 0 ? point + stderr * zHi : point, EFFECT_UPPER << 3);
+        store<f64>(oc, stderr, EFFECT_STDERR << 3);
+      }
     }
   }
 }

@@ -1,12 +1,16 @@
 // LightGBM ensemble evaluation over a flat model written once by the host (server/wasm/gbdt.ts);
-// the header, node and flag layout is assembly/layout.ts. Child codes are global: >= 0 an internal
-// node's byte offset in the node table (so that no multiply sits on the chain of dependent loads),
-// < 0 the complement of a global leaf index.
+// the header, node and flag layout is assembly/layout.ts.
+//
+// Child codes are byte offsets from the node table: >= 0 an internal node (so that no multiply
+// sits on the chain of dependent loads), < 0 a leaf. Leaves are nodes too, stored just below the
+// table (leaf l at code -(l + 1) * NODE_BYTES): their threshold slot holds the leaf value and both
+// children point back at the leaf itself, so a row that has reached its leaf stays there at no
+// cost and rows in lockstep need no test of whether each one is done.
 import {
   GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_CAT_WORDS, GBDT_LEAF_BASE,
-  GBDT_TRANSFORM, GBDT_AVERAGE_OUTPUT, GBDT_FLAGS, GBDT_FLAG_PLAIN, GBDT_SIGMOID, GBDT_LINEAR,
-  GBDT_LIN_FEATURES, GBDT_LIN_COEFFS, GBDT_LEAF_VALUE,
-  NODE_THRESHOLD, NODE_FEATURE, NODE_LEFT, NODE_RIGHT, NODE_KIND,
+  GBDT_TRANSFORM, GBDT_AVERAGE_OUTPUT, GBDT_FLAGS, GBDT_FLAG_PLAIN, GBDT_FLAG_NAN_AS_ZERO, GBDT_SIGMOID,
+  GBDT_LINEAR, GBDT_LIN_FEATURES, GBDT_LIN_COEFFS,
+  NODE_BYTES, NODE_THRESHOLD, NODE_FEATURE, NODE_LEFT, NODE_RIGHT, NODE_KIND, LEAF_VALUE,
   NODE_NAN_LEFT, NODE_ZERO_MISSING, NODE_DEFAULT_LEFT, NODE_CATEGORICAL, NODE_CAT_WORDS_SHIFT,
   LINEAR_LEAF_BYTES, LINEAR_CONST, LINEAR_START, LINEAR_COUNT,
   TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
@@ -28,21 +32,32 @@ const BLOCK: i32 = 64;
   return <usize>load<u32>(model + slot);
 }
 
-/** LightGBM keeps only |x| > kZeroThreshold (or NaN) from a dense row; the rest is exactly 0. */
-export function filterRows(rows: usize, count: i32): void {
+/** The global index of the leaf at a (negative) child code. */
+@inline export function leafIndex(code: i32): i32 {
+  return -code / NODE_BYTES - 1;
+}
+
+/**
+ * LightGBM keeps only |x| > kZeroThreshold (or NaN) from a dense row; the rest is exactly 0. In a
+ * model whose splits are all numerical with missing type None, NaN is compared as 0 at every node:
+ * it becomes 0 here, once, and the rows take the plain path.
+ */
+export function filterRows(model: usize, rows: usize, count: i32): void {
+  const nanAsZero = (hdr(model, GBDT_FLAGS) & GBDT_FLAG_NAN_AS_ZERO) != 0;
   for (let i = 0; i < count; i++) {
     const p = rows + (<usize>i << 3);
     const x = load<f64>(p);
-    if (Math.abs(x) <= K_ZERO) store<f64>(p, 0.0);
+    if (Math.abs(x) <= K_ZERO || (nanAsZero && x != x)) store<f64>(p, 0.0);
   }
 }
 
 /**
  * Whether the row at `row` goes left at `node`. `plain` (a constant at each call site) drops the
- * categorical and Zero-missing cases for models that have none: fewer instructions per visit.
+ * categorical and Zero-missing cases for models that have none; `noNaN` also the NaN case.
+ * NODE_FEATURE holds the feature's byte offset in a row.
  */
 @inline function goesLeft(node: usize, row: usize, catWords: usize, plain: bool = false, noNaN: bool = false): bool {
-  const x = load<f64>(row + (<usize>load<i32>(node, NODE_FEATURE) << 3));
+  const x = load<f64>(row + <usize>load<i32>(node, NODE_FEATURE));
   if (noNaN) return x <= load<f64>(node, NODE_THRESHOLD);
   const kind = load<i32>(node, NODE_KIND);
   let left: bool;
@@ -70,18 +85,10 @@ export function filterRows(rows: usize, count: i32): void {
 
 /**
  * One decision: the child code taken from `node`. A branch, so that a lone row's traversal runs
- * ahead speculatively; rows in lockstep use `stepFlat`.
+ * ahead speculatively; rows in lockstep use `advance`.
  */
 @inline function step(node: usize, row: usize, catWords: usize): i32 {
   return goesLeft(node, row, catWords) ? load<i32>(node, NODE_LEFT) : load<i32>(node, NODE_RIGHT);
-}
-
-/** `step` with a select instead of a branch: which way a row goes is unpredictable. */
-@inline function stepFlat(node: usize, row: usize, catWords: usize, plain: bool, noNaN: bool): i32 {
-  // Both children are loaded before the decision is known, off the chain of dependent loads.
-  const left = load<i32>(node, NODE_LEFT);
-  const right = load<i32>(node, NODE_RIGHT);
-  return select(left, right, goesLeft(node, row, catWords, plain, noNaN));
 }
 
 /** `step` for callers holding only the model (TreeSHAP picks its hot child with it). */
@@ -89,10 +96,16 @@ export function stepFrom(model: usize, node: usize, row: usize): i32 {
   return step(node, row, hptr(model, GBDT_CAT_WORDS));
 }
 
-/** One lockstep move: a row already at a leaf (negative code) stays there. */
+/**
+ * One lockstep move, with a select instead of a branch (which way a row goes is unpredictable).
+ * At a leaf it is a move to the same leaf.
+ */
 @inline function advance(nodes: usize, code: i32, row: usize, catWords: usize, plain: bool, noNaN: bool): i32 {
-  const next = stepFlat(nodes + <usize>max(code, 0), row, catWords, plain, noNaN);
-  return select(next, code, code >= 0);
+  const node = nodes + <usize>code;
+  // Both children are loaded before the decision is known, off the chain of dependent loads.
+  const left = load<i32>(node, NODE_LEFT);
+  const right = load<i32>(node, NODE_RIGHT);
+  return select(left, right, goesLeft(node, row, catWords, plain, noNaN));
 }
 
 /** The leaf code reached by a row from `root`. */
@@ -103,8 +116,8 @@ export function stepFrom(model: usize, node: usize, row: usize): i32 {
 }
 
 /** A linear leaf: const + sum coeff * x, or the plain leaf value when one of its features is NaN. */
-function linearOutput(model: usize, leaf: i32, row: usize): f64 {
-  const info = hptr(model, GBDT_LINEAR) + <usize>leaf * LINEAR_LEAF_BYTES;
+function linearOutput(model: usize, nodes: usize, code: i32, row: usize): f64 {
+  const info = hptr(model, GBDT_LINEAR) + <usize>leafIndex(code) * LINEAR_LEAF_BYTES;
   const start = load<i32>(info, LINEAR_START);
   const count = load<i32>(info, LINEAR_COUNT);
   const feats = hptr(model, GBDT_LIN_FEATURES);
@@ -112,28 +125,29 @@ function linearOutput(model: usize, leaf: i32, row: usize): f64 {
   let out = load<f64>(info, LINEAR_CONST);
   for (let i = 0; i < count; i++) {
     const x = load<f64>(row + (<usize>load<i32>(feats + (<usize>(start + i) << 2)) << 3));
-    if (x != x) return load<f64>(hptr(model, GBDT_LEAF_VALUE) + (<usize>leaf << 3));
+    if (x != x) return load<f64>(nodes + <usize>code, LEAF_VALUE);
     out += load<f64>(coefs + (<usize>(start + i) << 3)) * x;
   }
   return out;
 }
 
-@inline function leafOutput(model: usize, leaf: i32, row: usize, linear: bool): f64 {
-  return linear ? linearOutput(model, leaf, row) : load<f64>(hptr(model, GBDT_LEAF_VALUE) + (<usize>leaf << 3));
+@inline function leafOutput(model: usize, nodes: usize, code: i32, row: usize, linear: bool): f64 {
+  return linear ? linearOutput(model, nodes, code, row) : load<f64>(nodes + <usize>code, LEAF_VALUE);
 }
 
 /** Raw scores (nRows x nClass) of rows already filtered: trees summed in file order in float64. */
 function rawScores(model: usize, rows: usize, nRows: i32, out: usize): void {
   const nFeat = hdr(model, GBDT_N_FEATURES);
   const nClass = hdr(model, GBDT_N_CLASS);
+  const flags = hdr(model, GBDT_FLAGS);
   memory.fill(out, 0, <usize>(nRows * nClass) << 3);
   for (let r0 = 0; r0 < nRows; r0 += BLOCK) {
     const nb = min(BLOCK, nRows - r0);
     const block = rows + (<usize>(r0 * nFeat) << 3);
     const acc = out + (<usize>(r0 * nClass) << 3);
     // A plain model on rows without NaN needs nothing but `x <= threshold` at each node.
-    if ((hdr(model, GBDT_FLAGS) & GBDT_FLAG_PLAIN) == 0) blockScores(model, block, nb, acc, false, false);
-    else if (hasNaN(block, nb * nFeat)) blockScores(model, block, nb, acc, true, false);
+    if ((flags & GBDT_FLAG_PLAIN) == 0) blockScores(model, block, nb, acc, false, false);
+    else if ((flags & GBDT_FLAG_NAN_AS_ZERO) == 0 && hasNaN(block, nb * nFeat)) blockScores(model, block, nb, acc, true, false);
     else blockScores(model, block, nb, acc, true, true);
   }
 }
@@ -156,62 +170,66 @@ function hasNaN(values: usize, count: i32): bool {
   const catWords = hptr(model, GBDT_CAT_WORDS);
   const linear = hptr(model, GBDT_LINEAR) != 0;
   const rowBytes = <usize>nFeat << 3;
-  {
-    for (let t = 0; t < nTrees; t++) {
-      const root = load<i32>(roots + (<usize>t << 2));
-      const acc = out + (<usize>(t % nClass) << 3);
-      const stride = <usize>nClass << 3;
-      // Eight rows in lockstep.
-      for (let r = 0; r + 7 < nb; r += 8) {
-        const row0 = base + <usize>r * rowBytes;
-        const row1 = row0 + rowBytes;
-        const row2 = row1 + rowBytes;
-        const row3 = row2 + rowBytes;
-        const row4 = row3 + rowBytes;
-        const row5 = row4 + rowBytes;
-        const row6 = row5 + rowBytes;
-        const row7 = row6 + rowBytes;
-        let a = root;
-        let b = root;
-        let c = root;
-        let d = root;
-        let e = root;
-        let f = root;
-        let g = root;
-        let h = root;
-        while ((a & b & c & d & e & f & g & h) >= 0) {
-          a = advance(nodes, a, row0, catWords, plain, noNaN);
-          b = advance(nodes, b, row1, catWords, plain, noNaN);
-          c = advance(nodes, c, row2, catWords, plain, noNaN);
-          d = advance(nodes, d, row3, catWords, plain, noNaN);
-          e = advance(nodes, e, row4, catWords, plain, noNaN);
-          f = advance(nodes, f, row5, catWords, plain, noNaN);
-          g = advance(nodes, g, row6, catWords, plain, noNaN);
-          h = advance(nodes, h, row7, catWords, plain, noNaN);
-        }
-        let p = acc + <usize>r * stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~a, row0, linear));
-        p += stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~b, row1, linear));
-        p += stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~c, row2, linear));
-        p += stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~d, row3, linear));
-        p += stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~e, row4, linear));
-        p += stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~f, row5, linear));
-        p += stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~g, row6, linear));
-        p += stride;
-        store<f64>(p, load<f64>(p) + leafOutput(model, ~h, row7, linear));
+  const stride = <usize>nClass << 3;
+  for (let t = 0; t < nTrees; t++) {
+    const root = load<i32>(roots + (<usize>t << 2));
+    const acc = out + (<usize>(t % nClass) << 3);
+    // Eight rows in lockstep.
+    for (let r = 0; r + 7 < nb; r += 8) {
+      const row0 = base + <usize>r * rowBytes;
+      const row1 = row0 + rowBytes;
+      const row2 = row1 + rowBytes;
+      const row3 = row2 + rowBytes;
+      const row4 = row3 + rowBytes;
+      const row5 = row4 + rowBytes;
+      const row6 = row5 + rowBytes;
+      const row7 = row6 + rowBytes;
+      let a = root;
+      let b = root;
+      let c = root;
+      let d = root;
+      let e = root;
+      let f = root;
+      let g = root;
+      let h = root;
+      while ((a & b & c & d & e & f & g & h) >= 0) {
+        a = advance(nodes, a, row0, catWords, plain, noNaN);
+        b = advance(nodes, b, row1, catWords, plain, noNaN);
+        c = advance(nodes, c, row2, catWords, plain, noNaN);
+        d = advance(nodes, d, row3, catWords, plain, noNaN);
+        e = advance(nodes, e, row4, catWords, plain, noNaN);
+        f = advance(nodes, f, row5, catWords, plain, noNaN);
+        g = advance(nodes, g, row6, catWords, plain, noNaN);
+        h = advance(nodes, h, row7, catWords, plain, noNaN);
       }
+      let p = acc + <usize>r * stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, a, row0, linear));
+      p += stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, b, row1, linear));
+      p += stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, c, row2, linear));
+      p += stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, d, row3, linear));
+      p += stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, e, row4, linear));
+      p += stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, f, row5, linear));
+      p += stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, g, row6, linear));
+      p += stride;
+      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, h, row7, linear));
     }
   }
-  // Rows left over (a single-row call is all leftover): four trees in lockstep instead.
+  // Rows left over (a single-row call is all leftover): trees in lockstep instead.
   for (let r = nb & ~7; r < nb; r++) {
-    rowAcrossTrees(model, base + <usize>r * rowBytes, out + <usize>(r * nClass) * 8, plain, noNaN);
+    rowAcrossTrees(model, base + <usize>r * rowBytes, out + <usize>r * stride, plain, noNaN);
   }
+}
+
+/** Adds one tree's leaf output to its class's score (called in tree order). */
+@inline function addLeaf(model: usize, nodes: usize, out: usize, t: i32, nClass: i32, code: i32, row: usize, linear: bool): void {
+  const p = out + (<usize>(t % nClass) << 3);
+  store<f64>(p, load<f64>(p) + leafOutput(model, nodes, code, row, linear));
 }
 
 @inline function rowAcrossTrees(model: usize, row: usize, out: usize, plain: bool, noNaN: bool): void {
@@ -222,37 +240,43 @@ function hasNaN(values: usize, count: i32): bool {
   const catWords = hptr(model, GBDT_CAT_WORDS);
   const linear = hptr(model, GBDT_LINEAR) != 0;
   let t = 0;
-  for (; t + 3 < nTrees; t += 4) {
+  for (; t + 7 < nTrees; t += 8) {
     const r = roots + (<usize>t << 2);
     let a = load<i32>(r);
     let b = load<i32>(r, 4);
     let c = load<i32>(r, 8);
     let d = load<i32>(r, 12);
-    while ((a & b & c & d) >= 0) {
+    let e = load<i32>(r, 16);
+    let f = load<i32>(r, 20);
+    let g = load<i32>(r, 24);
+    let h = load<i32>(r, 28);
+    while ((a & b & c & d & e & f & g & h) >= 0) {
       a = advance(nodes, a, row, catWords, plain, noNaN);
       b = advance(nodes, b, row, catWords, plain, noNaN);
       c = advance(nodes, c, row, catWords, plain, noNaN);
       d = advance(nodes, d, row, catWords, plain, noNaN);
+      e = advance(nodes, e, row, catWords, plain, noNaN);
+      f = advance(nodes, f, row, catWords, plain, noNaN);
+      g = advance(nodes, g, row, catWords, plain, noNaN);
+      h = advance(nodes, h, row, catWords, plain, noNaN);
     }
     // Added in tree order, each to its class.
-    let p = out + (<usize>(t % nClass) << 3);
-    store<f64>(p, load<f64>(p) + leafOutput(model, ~a, row, linear));
-    p = out + (<usize>((t + 1) % nClass) << 3);
-    store<f64>(p, load<f64>(p) + leafOutput(model, ~b, row, linear));
-    p = out + (<usize>((t + 2) % nClass) << 3);
-    store<f64>(p, load<f64>(p) + leafOutput(model, ~c, row, linear));
-    p = out + (<usize>((t + 3) % nClass) << 3);
-    store<f64>(p, load<f64>(p) + leafOutput(model, ~d, row, linear));
+    addLeaf(model, nodes, out, t, nClass, a, row, linear);
+    addLeaf(model, nodes, out, t + 1, nClass, b, row, linear);
+    addLeaf(model, nodes, out, t + 2, nClass, c, row, linear);
+    addLeaf(model, nodes, out, t + 3, nClass, d, row, linear);
+    addLeaf(model, nodes, out, t + 4, nClass, e, row, linear);
+    addLeaf(model, nodes, out, t + 5, nClass, f, row, linear);
+    addLeaf(model, nodes, out, t + 6, nClass, g, row, linear);
+    addLeaf(model, nodes, out, t + 7, nClass, h, row, linear);
   }
   for (; t < nTrees; t++) {
-    const p = out + (<usize>(t % nClass) << 3);
-    const leaf = ~descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords);
-    store<f64>(p, load<f64>(p) + leafOutput(model, leaf, row, linear));
+    addLeaf(model, nodes, out, t, nClass, descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords), row, linear);
   }
 }
 
 export function gbdt_predict_raw(model: usize, rows: usize, nRows: i32, out: usize): void {
-  filterRows(rows, nRows * hdr(model, GBDT_N_FEATURES));
+  filterRows(model, rows, nRows * hdr(model, GBDT_N_FEATURES));
   rawScores(model, rows, nRows, out);
 }
 
@@ -313,7 +337,7 @@ export function gbdt_predict(model: usize, rows: usize, nRows: i32, out: usize):
 export function gbdt_predict_leaf(model: usize, rows: usize, nRows: i32, out: usize): void {
   const nTrees = hdr(model, GBDT_N_TREES);
   const nFeat = hdr(model, GBDT_N_FEATURES);
-  filterRows(rows, nRows * nFeat);
+  filterRows(model, rows, nRows * nFeat);
   const roots = hptr(model, GBDT_ROOTS);
   const nodes = hptr(model, GBDT_NODES);
   const catWords = hptr(model, GBDT_CAT_WORDS);
@@ -321,7 +345,7 @@ export function gbdt_predict_leaf(model: usize, rows: usize, nRows: i32, out: us
   for (let r = 0; r < nRows; r++) {
     const row = rows + (<usize>(r * nFeat) << 3);
     for (let t = 0; t < nTrees; t++) {
-      const leaf = ~descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords);
+      const leaf = leafIndex(descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords));
       store<i32>(out + (<usize>(r * nTrees + t) << 2), leaf - load<i32>(leafBase + (<usize>t << 2)));
     }
   }

@@ -34,20 +34,22 @@ export const GBDT_LEAF_COUNT = 64;
 export const GBDT_MAX_DEPTH = 68;
 /** Expected value of each tree (f64 per tree), for SHAP contributions. */
 export const GBDT_EXPECTED = 72;
-/** The leaf values (f64 per global leaf). */
-export const GBDT_LEAF_VALUE = 76;
 export const GBDT_HEADER_BYTES = 80;
 
 /** No categorical and no Zero-missing split: rows without NaN need only `x <= threshold`. */
 export const GBDT_FLAG_PLAIN = 1;
+/** Every split numerical with missing type None, no linear tree: NaN is 0 everywhere. */
+export const GBDT_FLAG_NAN_AS_ZERO = 2;
 
-// ---- LightGBM node (internal nodes only; leaves are reached by negative child codes) ----
+// ---- LightGBM node. Child codes are byte offsets from the node table: internal nodes at >= 0,
+// leaf l (global index) at -(l + 1) * NODE_BYTES, as a node whose children are itself ----
 export const NODE_BYTES = 24;
 export const NODE_THRESHOLD = 0; // f64; for a categorical split: the first word of its bitset
-export const NODE_FEATURE = 8; // i32
-export const NODE_LEFT = 12; // i32 child code: >= 0 a node's byte offset, < 0 ~(global leaf index)
-export const NODE_RIGHT = 16; // i32
-export const NODE_KIND = 20; // i32: NODE_* flags, and for categorical splits the bitset's word count
+export const LEAF_VALUE = 0; // f64, in a leaf
+export const NODE_FEATURE = 8; // i32: the feature's byte offset in a row (index * 8); 0 in a leaf
+export const NODE_LEFT = 12; // i32 child code
+export const NODE_RIGHT = 16; // i32 child code
+export const NODE_KIND = 20; // i32: NODE_* flags, and for categorical splits the bitset's word count; 0 in a leaf
 
 /** Where NaN goes (the missing type folded in at load). */
 export const NODE_NAN_LEFT = 1;
@@ -93,13 +95,15 @@ export const FOREST_N_SUBFORESTS = 28;
 export const FOREST_SUBFOREST_SIZE = 32;
 export const FOREST_HEADER_BYTES = 40;
 
-// ---- Causal-forest node: threshold f64 | feature i32 | left i32 | right i32 | pad ----
-// Child codes: >= 0 a node's byte offset, < 0 ~(the leaf's row in the leaf statistics).
+// ---- Causal-forest node: threshold f64 | feature i32 | left i32 | right i32 | leaf stats i32 ----
+// Child codes are byte offsets from the node table: internal nodes at >= 0, the leaf whose
+// statistics are row l at -(l + 1) * FOREST_NODE_BYTES, as a node whose children are itself.
 export const FOREST_NODE_BYTES = 24;
-export const FOREST_NODE_THRESHOLD = 0;
-export const FOREST_NODE_FEATURE = 8;
-export const FOREST_NODE_LEFT = 12;
-export const FOREST_NODE_RIGHT = 16;
+export const FOREST_NODE_THRESHOLD = 0; // f64
+export const FOREST_NODE_FEATURE = 8; // i32: the feature's byte offset in a row (index * 8); 0 in a leaf
+export const FOREST_NODE_LEFT = 12; // i32 child code
+export const FOREST_NODE_RIGHT = 16; // i32 child code
+export const FOREST_LEAF_STATS_OFFSET = 20; // i32, in a leaf: byte offset of its row in the leaf statistics
 
 // ---- Causal-forest output: per row and contrast, these f64 fields ----
 export const EFFECT_POINT = 0;

@@ -1,9 +1,9 @@
 // SHAP contributions of a LightGBM ensemble: TreeSHAP (Lundberg, Erion and Lee 2018, Algorithm 2)
 // step for step as LightGBM's Tree::TreeSHAP computes it, so that sums round the same way.
 // Node cover is internal_count / leaf_count; the hot child follows the prediction's own rules.
-import { filterRows, stepFrom } from "./gbdt";
+import { filterRows, leafIndex, stepFrom } from "./gbdt";
 import {
-  GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_LEAF_VALUE, GBDT_NODE_COUNT,
+  GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_NODE_COUNT, LEAF_VALUE,
   GBDT_LEAF_COUNT, GBDT_EXPECTED, NODE_BYTES, NODE_FEATURE, NODE_LEFT, NODE_RIGHT, PATH_ELEMENT_BYTES,
 } from "./layout";
 
@@ -72,7 +72,7 @@ function unwoundPathSum(path: usize, depth: i32, index: i32): f64 {
   // Node codes are byte offsets into the node table.
   return code >= 0
     ? load<f64>(<usize>load<u32>(model + GBDT_NODE_COUNT) + (<usize>(code / NODE_BYTES) << 3))
-    : load<f64>(<usize>load<u32>(model + GBDT_LEAF_COUNT) + (<usize>~code << 3));
+    : load<f64>(<usize>load<u32>(model + GBDT_LEAF_COUNT) + (<usize>leafIndex(code) << 3));
 }
 
 function treeShap(
@@ -84,7 +84,7 @@ function treeShap(
   extendPath(path, depth, parentZero, parentOne, parentFeature);
 
   if (code < 0) {
-    const value = load<f64>(<usize>load<u32>(model + GBDT_LEAF_VALUE) + (<usize>~code << 3));
+    const value = load<f64>(<usize>load<u32>(model + GBDT_NODES) + <usize>code, LEAF_VALUE);
     for (let i = 1; i <= depth; ++i) {
       const w = unwoundPathSum(path, depth, i);
       const e = el(path, i);
@@ -94,7 +94,8 @@ function treeShap(
     return;
   }
   const node = <usize>load<u32>(model + GBDT_NODES) + <usize>code;
-  const feature = load<i32>(node, NODE_FEATURE);
+  // NODE_FEATURE is the feature's byte offset in a row.
+  const feature = load<i32>(node, NODE_FEATURE) >> 3;
   const hot = stepFrom(model, node, row);
   const cold = hot == load<i32>(node, NODE_LEFT) ? load<i32>(node, NODE_RIGHT) : load<i32>(node, NODE_LEFT);
   const w = cover(model, code);
@@ -130,7 +131,7 @@ export function gbdt_predict_contrib(model: usize, rows: usize, nRows: i32, out:
   memory.fill(out, 0, <usize>(nRows * nClass * width) << 3);
   for (let r = 0; r < nRows; r++) {
     const row = rows + (<usize>(r * nFeat) << 3);
-    filterRows(row, nFeat);
+    filterRows(model, row, nFeat);
     for (let t = 0; t < nTrees; t++) {
       const phi = out + (<usize>((r * nClass + t % nClass) * width) << 3);
       const last = phi + (<usize>nFeat << 3);

@@ -6,29 +6,46 @@ import type { Contrast, EffectResult, ForestEvaluator } from "../model/evaluator
 import * as L from "../../assembly/layout.ts";
 import { Scratch, type WasmCore } from "./core.ts";
 
-function flattenNodes(forest: CausalForest): { roots: Int32Array; nodes: ArrayBuffer } {
+/**
+ * Nodes for the core: internal nodes renumbered densely (leaves take no room among them), and below
+ * the table one node per leaf row, pointing at itself and at the row's statistics.
+ */
+function flattenNodes(forest: CausalForest): { roots: Int32Array; nodes: ArrayBuffer; tableOffset: number } {
   const { treeNodeOffsets: off, childrenLeft, childrenRight, feature, threshold, leafIndex } = forest;
+  const p = forest.nOutputs;
+  const statsBytes = (p + (p * (p + 1)) / 2) * 8;
+  const nLeaves = forest.leafAlpha.length / p;
   const n = off[forest.nTrees];
-  const nodes = new ArrayBuffer(n * L.FOREST_NODE_BYTES);
+  const dense = new Int32Array(n);
+  let internal = 0;
+  for (let g = 0; g < n; g++) dense[g] = childrenLeft[g] === -1 ? -1 : internal++;
+  const tableOffset = nLeaves * L.FOREST_NODE_BYTES;
+  const nodes = new ArrayBuffer(tableOffset + internal * L.FOREST_NODE_BYTES);
   const view = new DataView(nodes);
-  // Leaves are never visited: a parent's child code points straight at the leaf's row (~row).
+  const leafCode = (row: number) => -(row + 1) * L.FOREST_NODE_BYTES;
+  for (let l = 0; l < nLeaves; l++) {
+    const at = tableOffset + leafCode(l);
+    view.setInt32(at + L.FOREST_NODE_LEFT, leafCode(l), true);
+    view.setInt32(at + L.FOREST_NODE_RIGHT, leafCode(l), true);
+    view.setInt32(at + L.FOREST_LEAF_STATS_OFFSET, l * statsBytes, true);
+  }
   const code = (tree: number, local: number) => {
     const g = off[tree] + local;
-    return childrenLeft[g] === -1 ? ~leafIndex[g] : g * L.FOREST_NODE_BYTES; // nodes by byte offset
+    return dense[g] < 0 ? leafCode(leafIndex[g]) : dense[g] * L.FOREST_NODE_BYTES;
   };
   const roots = new Int32Array(forest.nTrees);
   for (let t = 0; t < forest.nTrees; t++) {
     roots[t] = code(t, 0);
     for (let g = off[t]; g < off[t + 1]; g++) {
-      if (childrenLeft[g] === -1) continue;
-      const at = g * L.FOREST_NODE_BYTES;
+      if (dense[g] < 0) continue;
+      const at = tableOffset + dense[g] * L.FOREST_NODE_BYTES;
       view.setFloat64(at + L.FOREST_NODE_THRESHOLD, threshold[g], true);
-      view.setInt32(at + L.FOREST_NODE_FEATURE, feature[g], true);
+      view.setInt32(at + L.FOREST_NODE_FEATURE, feature[g] * 8, true);
       view.setInt32(at + L.FOREST_NODE_LEFT, code(t, childrenLeft[g]), true);
       view.setInt32(at + L.FOREST_NODE_RIGHT, code(t, childrenRight[g]), true);
     }
   }
-  return { roots, nodes };
+  return { roots, nodes, tableOffset };
 }
 
 /** Per leaf: alpha, then the upper triangle of its Jacobian row by row (FOREST_LEAF_STATS). */
@@ -76,7 +93,7 @@ export class WasmForest implements ForestEvaluator {
   }
 
   static create(core: WasmCore, forest: CausalForest): WasmForest {
-    const { roots, nodes } = flattenNodes(forest);
+    const { roots, nodes, tableOffset } = flattenNodes(forest);
     const so = forest.subforestOffsets;
     const blocks: number[] = [];
     const put = (a: Int32Array | Float64Array | Uint8Array) => {
@@ -86,7 +103,7 @@ export class WasmForest implements ForestEvaluator {
     };
     const fields = {
       roots: put(roots),
-      nodes: put(new Uint8Array(nodes)),
+      nodes: put(new Uint8Array(nodes)) + tableOffset,
       stats: put(packLeafStats(forest)),
       subforests: put(so),
     };

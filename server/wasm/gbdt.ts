@@ -20,8 +20,10 @@ const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
 /** The flat arrays the core reads, built once from the parsed model. */
 interface Flat {
   roots: Int32Array;
+  /** Leaf nodes (leaf l at -(l + 1) * NODE_BYTES from the table), then the internal nodes. */
   nodes: ArrayBuffer;
-  leafValue: Float64Array;
+  /** Bytes from the start of `nodes` to the table (code 0). */
+  tableOffset: number;
   catWords: Uint32Array;
   leafBase: Int32Array;
   nodeCount: Float64Array;
@@ -31,6 +33,8 @@ interface Flat {
   maxDepth: number;
   /** No categorical and no Zero-missing split: the core's cheaper decision applies. */
   plain: boolean;
+  /** Every split numerical with missing type None and no linear tree: NaN acts as 0 everywhere. */
+  nanAsZero: boolean;
 }
 
 function depthOf(left: Int32Array, right: Int32Array, node: number): number {
@@ -54,9 +58,9 @@ function flatten(model: LgbModel): Flat {
   const nWords = trees.reduce((s, t) => s + t.catThreshold.length, 0);
   const roots = new Int32Array(trees.length);
   const leafBase = new Int32Array(trees.length);
-  const nodes = new ArrayBuffer(Math.max(1, nNodes) * L.NODE_BYTES);
+  const tableOffset = nLeaves * L.NODE_BYTES;
+  const nodes = new ArrayBuffer(tableOffset + nNodes * L.NODE_BYTES);
   const nodeView = new DataView(nodes);
-  const leafValue = new Float64Array(nLeaves);
   const leafCount = new Float64Array(nLeaves);
   const nodeCount = new Float64Array(nNodes);
   const catWords = new Uint32Array(Math.max(1, nWords));
@@ -71,14 +75,16 @@ function flatten(model: LgbModel): Flat {
   let words = 0;
   let maxDepth = 0;
   let plain = true;
+  let nanAsZero = !anyLinear;
   trees.forEach((tree, t) => {
     const internal = tree.numLeaves - 1;
-    // Internal nodes by byte offset (the core adds it to the table's address), leaves by ~index.
-    const code = (c: number) => (c >= 0 ? (nodeBase + c) * L.NODE_BYTES : ~(leaves + ~c));
-    roots[t] = internal === 0 ? ~leaves : nodeBase * L.NODE_BYTES;
+    // Byte offsets from the table: internal nodes above it, leaves below.
+    const leafCode = (l: number) => -(leaves + l + 1) * L.NODE_BYTES;
+    const code = (c: number) => (c >= 0 ? (nodeBase + c) * L.NODE_BYTES : leafCode(~c));
+    roots[t] = internal === 0 ? leafCode(0) : nodeBase * L.NODE_BYTES;
     leafBase[t] = leaves;
     for (let i = 0; i < internal; i++) {
-      const at = (nodeBase + i) * L.NODE_BYTES;
+      const at = tableOffset + (nodeBase + i) * L.NODE_BYTES;
       let kind: number;
       let threshold = tree.threshold[i];
       if (tree.categorical[i]) {
@@ -87,10 +93,12 @@ function flatten(model: LgbModel): Flat {
         kind = L.NODE_CATEGORICAL | ((tree.catBoundaries[c + 1] - begin) << L.NODE_CAT_WORDS_SHIFT);
         threshold = words + begin;
         plain = false;
+        nanAsZero = false;
       } else {
         const missing = tree.missingType[i];
         const defaultLeft = tree.defaultLeft[i] === 1;
         if (missing === MissingType.Zero) plain = false;
+        if (missing !== MissingType.None) nanAsZero = false;
         // NaN becomes 0 unless the missing type is NaN; with type Zero that 0 then goes the
         // default way, and with None it is compared like any 0.
         const nanLeft = missing === MissingType.None ? 0 <= threshold : defaultLeft;
@@ -100,13 +108,19 @@ function flatten(model: LgbModel): Flat {
           (defaultLeft ? L.NODE_DEFAULT_LEFT : 0);
       }
       nodeView.setFloat64(at + L.NODE_THRESHOLD, threshold, true);
-      nodeView.setInt32(at + L.NODE_FEATURE, tree.splitFeature[i], true);
+      nodeView.setInt32(at + L.NODE_FEATURE, tree.splitFeature[i] * 8, true);
       nodeView.setInt32(at + L.NODE_LEFT, code(tree.leftChild[i]), true);
       nodeView.setInt32(at + L.NODE_RIGHT, code(tree.rightChild[i]), true);
       nodeView.setInt32(at + L.NODE_KIND, kind, true);
       nodeCount[nodeBase + i] = tree.internalCount[i];
     }
-    leafValue.set(tree.leafValue, leaves);
+    for (let l = 0; l < tree.numLeaves; l++) {
+      const c = leafCode(l);
+      const at = tableOffset + c;
+      nodeView.setFloat64(at + L.LEAF_VALUE, tree.leafValue[l], true);
+      nodeView.setInt32(at + L.NODE_LEFT, c, true);
+      nodeView.setInt32(at + L.NODE_RIGHT, c, true);
+    }
     leafCount.set(tree.leafCount, leaves);
     catWords.set(tree.catThreshold, words);
     expected[t] = expectedValue(tree.numLeaves, tree.leafValue, tree.leafCount, tree.internalCount[0]);
@@ -129,7 +143,7 @@ function flatten(model: LgbModel): Flat {
   const linear = linInfo
     ? { info: linInfo, features: Int32Array.from(linFeatures), coeffs: Float64Array.from(linCoeffs) }
     : null;
-  return { roots, nodes, leafValue, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain };
+  return { roots, nodes, tableOffset, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain, nanAsZero };
 }
 
 type Block = Float64Array | Int32Array | Uint32Array | Uint8Array;
@@ -172,8 +186,7 @@ export class WasmGbdt implements GbdtEvaluator {
     };
     const fields = {
       roots: put(flat.roots),
-      nodes: put(flat.nodes),
-      leafValue: put(flat.leafValue),
+      nodes: put(flat.nodes) + flat.tableOffset,
       catWords: put(flat.catWords),
       leafBase: put(flat.leafBase),
       linear: put(flat.linear?.info ?? null),
@@ -197,7 +210,7 @@ export class WasmGbdt implements GbdtEvaluator {
     i32(L.GBDT_LEAF_BASE, fields.leafBase);
     i32(L.GBDT_TRANSFORM, TRANSFORM_CODES[t.kind]);
     i32(L.GBDT_AVERAGE_OUTPUT, model.averageOutput ? 1 : 0);
-    i32(L.GBDT_FLAGS, flat.plain ? L.GBDT_FLAG_PLAIN : 0);
+    i32(L.GBDT_FLAGS, (flat.plain ? L.GBDT_FLAG_PLAIN : 0) | (flat.nanAsZero ? L.GBDT_FLAG_NAN_AS_ZERO : 0));
     h.setFloat64(L.GBDT_SIGMOID, t.kind === "sigmoid" || t.kind === "ova" ? t.sigmoid : 1, true);
     i32(L.GBDT_LINEAR, fields.linear);
     i32(L.GBDT_LIN_FEATURES, fields.linFeat);
@@ -206,7 +219,6 @@ export class WasmGbdt implements GbdtEvaluator {
     i32(L.GBDT_LEAF_COUNT, fields.leafCount);
     i32(L.GBDT_MAX_DEPTH, flat.maxDepth);
     i32(L.GBDT_EXPECTED, fields.expected);
-    i32(L.GBDT_LEAF_VALUE, fields.leafValue);
     return new WasmGbdt(core, model, header, blocks, flat.maxDepth);
   }
 
