@@ -66,7 +66,7 @@ describe("console", () => {
       expect(await text(page, "#inputs")).toContain("no requests yet");
       expect(await text(page, "#alerts")).toContain("none firing");
       // Narrow screen: no panel wider than the viewport.
-      const widest = await page.evaluate(() => Math.max(...[...document.querySelectorAll("section")].map((s) => s.getBoundingClientRect().right)));
+      const widest = await page.evaluate(() => Math.max(...Array.from(document.querySelectorAll("section")).map((s) => s.getBoundingClientRect().right)));
       expect(widest).toBeLessThanOrEqual(420);
     } finally {
       await server.close();
