@@ -9,7 +9,10 @@ import { Monitor, type MonitorOptions } from "./monitor/monitor.ts";
 import { PrometheusMetrics } from "./monitor/prometheus.ts";
 import { correlationHeaders, requestRecords } from "./observability/access-log.ts";
 import { Recommender } from "./service/recommender.ts";
-import { MemoryCustomerStore } from "./store/customer-file.ts";
+import { DEFAULT_RETENTION_MS } from "./contract/customer-data.ts";
+import { customerFileRows } from "./store/customer-file.ts";
+import { EmbeddedCustomerData } from "./store/customer-data/embedded.ts";
+import { PostgresCustomerData } from "./store/postgres/customer-data.ts";
 import { FileLog } from "./store/log.ts";
 import { Outbox } from "./store/outbox.ts";
 
@@ -25,8 +28,18 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** CUSTOMERS_FILE: its rows imported into the customer store (a row the bundle refuses is said, with its line, and skipped). */
+async function importCustomerFile(service: Recommender, path: string): Promise<void> {
+  for await (const chunk of customerFileRows(path, service.health().bundle!.fields)) {
+    const { rejected } = await service.importCustomers({ rows: chunk.map((c) => c.row) });
+    for (const r of rejected) console.warn(`${path} line ${chunk[r.index].line}: row skipped: ${r.issues.map((i) => `${i.path.slice(2).join(".")}: ${i.message}`).join("; ")}`);
+  }
+}
+
 export async function createApp(config: Config, monitorOptions: MonitorOptions = {}): Promise<App> {
-  const store = config.customersFile ? await MemoryCustomerStore.fromCsv(config.customersFile) : undefined;
+  const customers = config.databaseUrl
+    ? await PostgresCustomerData.connect(config.databaseUrl)
+    : await EmbeddedCustomerData.open(join(config.dataDir, "customers"));
   const log = await FileLog.open(join(config.dataDir, "log"), { maxSegments: config.logSegments, maxSegmentBytes: config.logSegmentBytes });
   const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl, correlation: correlationHeaders });
   const monitor = new Monitor(monitorOptions);
@@ -44,7 +57,8 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
   });
   const service = await Recommender.open({
     modelsDir: config.modelsDir,
-    store,
+    customers,
+    triggers: config.triggers,
     history: log,
     log,
     observers: config.monitoring ? [log, monitor, metrics, outbox, requestRecords] : [],
@@ -52,6 +66,11 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     overrides: config.threshold === undefined ? {} : { threshold: config.threshold },
     onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference),
   });
+  if (config.customersFile) await importCustomerFile(service, config.customersFile);
+  // Events older than the longest window plus a margin are folded into per-customer summaries.
+  const compact = () => customers.compact(Date.now() - DEFAULT_RETENTION_MS).catch((err) => console.error(`customer data compaction failed: ${(err as Error).message}`));
+  const compaction = setInterval(compact, 3_600_000);
+  compaction.unref?.();
   const { predictions, outcomes } = log.recent();
   monitor.replay(predictions, outcomes);
   // Alerts move when the monitor is evaluated: once a second, whether or not anyone is watching.
@@ -70,8 +89,9 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     },
     async close() {
       clearInterval(evaluation);
+      clearInterval(compaction);
       service.close();
-      await Promise.all([log.close(), outbox.close()]);
+      await Promise.all([log.close(), outbox.close(), customers.close()]);
     },
   };
 }

@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { EVENT_TYPES } from "./contract/events.ts";
 
 /** The default bundle shipped with the package, beside package.json: from source (server/) or built (dist/server/). */
 export function bundledModels(): string {
@@ -23,7 +24,12 @@ export interface Config {
   maxConnections: number;
   /** Churn threshold override; the bundle manifest's when undefined. */
   threshold?: number;
+  /** A customer table imported into the customer store at start. */
   customersFile?: string;
+  /** PostgreSQL for customer data; the embedded store in `dataDir` without it. */
+  databaseUrl?: string;
+  /** Event types that score their customer once applied. */
+  triggers: string[];
   dataDir: string;
   webhookUrl?: string;
   /** Prediction-log retention: segments kept, and the size at which a segment is closed. */
@@ -43,6 +49,8 @@ const OPTIONS = {
   "max-connections": { env: "MAX_CONNECTIONS", kind: "int", min: 1, max: 1_000_000, default: 800 },
   threshold: { env: "CHURN_THRESHOLD", kind: "number", min: 0, max: 1 },
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
+  "database-url": { env: "DATABASE_URL", kind: "string" },
+  triggers: { env: "TRIGGER_EVENTS", kind: "string", default: "login,billing,usage,support_ticket" },
   "data-dir": { env: "DATA_DIR", kind: "string", default: ".data" },
   "webhook-url": { env: "WEBHOOK_URL", kind: "url" },
   "log-segments": { env: "LOG_SEGMENTS", kind: "int", min: 1, max: 100_000, default: 16 },
@@ -78,6 +86,13 @@ function read(name: string, spec: Spec, raw: string | undefined, from: string): 
   return v;
 }
 
+function triggerList(raw: string, from: string): string[] {
+  const list = raw.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  const bad = list.filter((t) => !(EVENT_TYPES as readonly string[]).includes(t));
+  if (bad.length) throw new ConfigError(`${from}: unknown event type(s) ${bad.join(", ")}; expected a comma-separated list of ${EVENT_TYPES.join(", ")}`);
+  return list;
+}
+
 /** Reads flags (`--port 8080`) over environment variables (`PORT=8080`) over defaults. */
 export function loadConfig(args: string[] = [], env: Record<string, string | undefined> = process.env): Config {
   let flags: Record<string, string | boolean | undefined>;
@@ -105,6 +120,8 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     maxConnections: value("max-connections") as number,
     threshold: value("threshold") as number | undefined,
     customersFile: value("customers") as string | undefined,
+    databaseUrl: value("database-url") as string | undefined,
+    triggers: triggerList(value("triggers") as string, flags.triggers !== undefined ? "--triggers" : "TRIGGER_EVENTS"),
     dataDir: value("data-dir") as string,
     webhookUrl: value("webhook-url") as string | undefined,
     logSegments: value("log-segments") as number,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cellNumber, cellValue } from "../server/features/csv.ts";
-import { MemoryCustomerStore } from "../server/store/customer-file.ts";
+import { customerFileRows } from "../server/store/customer-file.ts";
 
 describe("CSV cells", () => {
   it("reads every number as written, missing as null, words case-blind (property)", () => {
@@ -32,10 +32,14 @@ describe("CSV cells", () => {
     expect(() => cellNumber("abc", "f.csv row 3 column tenure")).toThrow('f.csv row 3 column tenure: not a number: "abc"');
   });
 
-  it("CUSTOMERS_FILE reads cells by the same rule as churn predict (a true is a boolean there too)", async () => {
+  it("a customer file is read by the same rule as churn predict (a true is a boolean there too), with line numbers", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "cells-")), "customers.csv");
-    writeFileSync(path, "customer_id,paperless_billing,tenure,contract_type,total_charges\nC1,true,12,One year,nan\n");
-    const store = await MemoryCustomerStore.fromCsv(path);
-    expect(store.get("C1")).toEqual({ paperless_billing: true, tenure: 12, contract_type: "One year", total_charges: null });
+    writeFileSync(path, "customer_id,paperless_billing,tenure,contract_type,total_charges,churned\nC1,true,12,One year,nan,1\n\nC2,0,3,Two year,10,0\n");
+    const chunks = [];
+    for await (const chunk of customerFileRows(path, ["paperless_billing", "tenure", "contract_type", "total_charges"])) chunks.push(...chunk);
+    expect(chunks).toEqual([
+      { line: 2, row: { customer_id: "C1", paperless_billing: true, tenure: 12, contract_type: "One year", total_charges: null } },
+      { line: 4, row: { customer_id: "C2", paperless_billing: 0, tenure: 3, contract_type: "Two year", total_charges: 10 } },
+    ]);
   });
 });

@@ -31,7 +31,7 @@ export function listed(message: string, issues: FieldIssue[]): { message: string
   return { message: `${message}: ${issues.length} problems, the first ${MAX_LISTED_ISSUES} listed (${issues.length - MAX_LISTED_ISSUES} more)`, issues: issues.slice(0, MAX_LISTED_ISSUES) };
 }
 
-const CODES = { 400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE" } as const;
+const CODES = { 400: "BAD_REQUEST", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE" } as const;
 
 /** The HTTP status and body of a failure. */
 export function errorResponse(err: unknown): { status: number; body: ErrorBody } {

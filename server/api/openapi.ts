@@ -4,7 +4,11 @@ import { z } from "zod";
 import {
   BatchPredictRequest,
   BatchPredictResponse,
+  CustomerImportRequest,
+  CustomerImportResponse,
+  CustomerProfile,
   HealthResponse,
+  IngestResponse,
   OutcomeRequest,
   OutcomeResponse,
   PlanBudgetRequest,
@@ -12,6 +16,7 @@ import {
   PredictRequest,
   PredictResponse,
 } from "../contract/api.ts";
+import { IngestRequest } from "../contract/events.ts";
 
 const ErrorBody = z.object({
   error: z.object({
@@ -69,6 +74,33 @@ export function openApiDocument(version: string) {
           responses: { "200": { description: "Which outcomes joined a prediction, and why the others did not", content: json("OutcomeResponse") }, ...errors },
         },
       },
+      "/events": {
+        post: {
+          operationId: "ingestEvents",
+          summary: "Customer events (one, or { events: [...] }); triggering types score their customer at the event's instant",
+          requestBody: { required: true, content: json("IngestRequest") },
+          responses: { "200": { description: "Each event applied or a duplicate, and the triggered predictions", content: json("IngestResponse") }, ...errors },
+        },
+      },
+      "/customers/{customer_id}": {
+        get: {
+          operationId: "getCustomer",
+          summary: "A customer's profile as the model would see it at as_of, each field with its source",
+          parameters: [
+            { name: "customer_id", in: "path", required: true, schema: { type: "string" } },
+            { name: "as_of", in: "query", required: false, schema: { type: "string", format: "date-time" } },
+          ],
+          responses: { "200": { description: "The profile", content: json("CustomerProfile") }, "404": { description: "A customer the service knows nothing about", content: json("Error") }, ...errors },
+        },
+      },
+      "/customers/import": {
+        post: {
+          operationId: "importCustomers",
+          summary: "Rows of an existing customer table; a row with any problem is refused whole, the others imported",
+          requestBody: { required: true, content: json("CustomerImportRequest") },
+          responses: { "200": { description: "How many rows were imported, and every refused row with its problems", content: json("CustomerImportResponse") }, ...errors },
+        },
+      },
       "/health": {
         get: {
           operationId: "health",
@@ -87,6 +119,11 @@ export function openApiDocument(version: string) {
         PlanBudgetResponse: schema(PlanBudgetResponse, "output"),
         OutcomeRequest: schema(OutcomeRequest, "input"),
         OutcomeResponse: schema(OutcomeResponse, "output"),
+        IngestRequest: schema(IngestRequest, "input"),
+        IngestResponse: schema(IngestResponse, "output"),
+        CustomerProfile: schema(CustomerProfile, "output"),
+        CustomerImportRequest: schema(CustomerImportRequest, "input"),
+        CustomerImportResponse: schema(CustomerImportResponse, "output"),
         HealthResponse: schema(HealthResponse, "output"),
         Error: schema(ErrorBody, "output"),
       },

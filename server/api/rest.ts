@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import type { App } from "../app.ts";
 import { CONSOLE_HTML } from "../console/page.ts";
-import { BatchPredictRequest, OutcomeRequest, PlanBudgetRequest, PredictRequest } from "../contract/api.ts";
+import { BatchPredictRequest, CustomerImportRequest, CustomerQuery, OutcomeRequest, PlanBudgetRequest, PredictRequest } from "../contract/api.ts";
+import { IngestInput } from "../contract/events.ts";
 import { RequestError } from "../contract/errors.ts";
 import { errorResponse, zodIssues } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -104,6 +105,17 @@ const routes: Record<string, Record<string, Handler>> = {
       send(res, 200, app.service.planBudget(parse(PlanBudgetRequest, await readJson(req, app.config.maxBodyBytes))));
     }),
   },
+  "/events": {
+    POST: timed("events.ingest", async (app, req, res) => {
+      const input = parse(IngestInput, await readJson(req, app.config.maxBodyBytes));
+      send(res, 200, await app.service.ingestEvents(input.events, input.batch));
+    }),
+  },
+  "/customers/import": {
+    POST: timed("customers.import", async (app, req, res) => {
+      send(res, 200, await app.service.importCustomers(parse(CustomerImportRequest, await readJson(req, app.config.maxBodyBytes))));
+    }),
+  },
   "/metrics": { GET: async (app, _req, res) => send(res, 200, await app.metrics.text(), app.metrics.contentType) },
   "/health": { GET: async (app, _req, res) => send(res, 200, app.service.health()) },
   "/health/live": { GET: async (_app, _req, res) => send(res, 200, { live: true }) },
@@ -127,11 +139,28 @@ const routes: Record<string, Record<string, Handler>> = {
   },
 };
 
+/** `GET /customers/{id}?as_of=...`: the id is the rest of the path, URL-decoded. */
+const CUSTOMER = "/customers/";
+const customerRoute: Record<string, Handler> = {
+  GET: timed("customers.get", async (app, req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    let customerId: string;
+    try {
+      customerId = decodeURIComponent(url.pathname.slice(CUSTOMER.length));
+    } catch {
+      throw new RequestError("the customer id in the path is not valid percent-encoding", [{ path: ["customer_id"], message: "invalid percent-encoding" }]);
+    }
+    const asOf = url.searchParams.get("as_of");
+    const query = parse(CustomerQuery, asOf === null ? { customer_id: customerId } : { customer_id: customerId, as_of: asOf });
+    send(res, 200, await app.service.getCustomer(query));
+  }),
+};
+
 export async function handleRest(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
-  const methods = routes[path];
+  const methods = Object.hasOwn(routes, path) ? routes[path] : path.startsWith(CUSTOMER) ? customerRoute : undefined;
   try {
     if (!methods) return send(res, 404, { error: { code: "NOT_FOUND", message: `no route ${path}`, issues: [] } });
     const handler = methods[req.method ?? "GET"];

@@ -2,7 +2,8 @@
 // monitor, through the contract's interfaces.
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import { BatchPredictRequest, OutcomeRequest, PlanBudgetRequest, PredictRequest } from "../contract/api.ts";
+import { BatchPredictRequest, CustomerImportRequest, CustomerQuery, OutcomeRequest, PlanBudgetRequest, PredictRequest } from "../contract/api.ts";
+import { IngestInput } from "../contract/events.ts";
 import type { AlertEvent, MetricsSnapshot } from "../contract/monitoring.ts";
 import { trpcCall } from "./errors.ts";
 import { procedure, router } from "./trpc.ts";
@@ -81,6 +82,16 @@ export const appRouter = router({
   planBudget: procedure.input(PlanBudgetRequest).mutation(({ ctx, input }) => ctx.service.planBudget(input)),
   health: procedure.query(({ ctx }) => ctx.service.health()),
   recordOutcome: procedure.input(OutcomeRequest).mutation(({ ctx, input }) => ctx.service.recordOutcomes(input)),
+  events: router({
+    /** One event, or `{ events: [...] }`; triggering ones come back with their predictions. */
+    ingest: procedure.input(IngestInput).mutation(({ ctx, input }) => trpcCall(() => ctx.service.ingestEvents(input.events, input.batch))),
+  }),
+  customers: router({
+    /** The profile as the model would see it at `as_of`, each field with its source. */
+    get: procedure.input(CustomerQuery).query(({ ctx, input }) => trpcCall(() => ctx.service.getCustomer(input))),
+    /** Rows of an existing customer table; a row with any problem is refused whole. */
+    import: procedure.input(CustomerImportRequest).mutation(({ ctx, input }) => trpcCall(() => ctx.service.importCustomers(input))),
+  }),
   monitoring,
 });
 

@@ -25,6 +25,8 @@ export const PredictOptions = z
     require_significance: z.boolean().optional(),
     /** Score and decide without acting: no log line, cooldown or workflow entry, nothing in the monitoring windows. */
     dry_run: z.boolean().optional(),
+    /** The instant the customer's profile is derived at (ISO 8601 with a zone); the server clock by default. */
+    as_of: z.iso.datetime({ offset: true }).optional(),
   })
   .strict();
 export type PredictOptions = z.infer<typeof PredictOptions>;
@@ -214,3 +216,43 @@ export const OutcomeResponse = z.object({
   unmatched: z.array(z.object({ index: z.number().int(), reason: z.string() })),
 });
 export type OutcomeResponse = z.infer<typeof OutcomeResponse>;
+
+/** Where a field of a customer's profile came from. */
+export const FieldSource = z.enum(["request", "events", "store", "imputed"]);
+export type FieldSource = z.infer<typeof FieldSource>;
+
+export const CustomerQuery = z
+  .object({ customer_id: z.string().min(1).max(256), as_of: z.iso.datetime({ offset: true }).optional() })
+  .strict();
+export type CustomerQuery = z.infer<typeof CustomerQuery>;
+
+/** A customer's profile as the model would see it at `as_of`: each field's value and source. */
+export const CustomerProfile = z.object({
+  customer_id: z.string(),
+  as_of: z.string(),
+  model_version: z.string(),
+  fields: z.record(z.string(), z.object({ value: FeatureValue, source: FieldSource })),
+  /** Category values outside the manifest's list, mapped to the all-zero one-hot. */
+  unknown_categories: z.array(z.object({ field: z.string(), value: z.string() })),
+});
+export type CustomerProfile = z.infer<typeof CustomerProfile>;
+
+export const IngestResponse = z.object({
+  results: z.array(z.object({ event_id: z.string(), status: z.enum(["applied", "duplicate"]) })),
+  /** The predictions that triggering events made, in the order of the events. */
+  predictions: z.array(PredictResponse),
+});
+export type IngestResponse = z.infer<typeof IngestResponse>;
+
+/** Rows of an existing customer table: each `{ customer_id, ...fields }` as a predict request carries them. */
+export const CustomerImportRequest = z
+  .object({ rows: z.array(z.object({ customer_id: z.string().min(1).max(256) }).catchall(FeatureValue)).min(1).max(10_000) })
+  .strict();
+export type CustomerImportRequest = z.infer<typeof CustomerImportRequest>;
+
+export const CustomerImportResponse = z.object({
+  imported: z.number().int(),
+  /** Rows refused whole (nothing of them applied), by their index in `rows`, with every problem. */
+  rejected: z.array(z.object({ index: z.number().int(), issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string() })) })),
+});
+export type CustomerImportResponse = z.infer<typeof CustomerImportResponse>;

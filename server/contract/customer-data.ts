@@ -1,9 +1,12 @@
 // What the service needs of customer data (DESIGN sections 8 and 9): events in, profiles out.
 // Two implementations stand behind it — an embedded store in a data folder and PostgreSQL — and
 // one conformance suite (test/customer-data.test.ts) holds both to the same answers.
+import type { FeatureValue } from "./api.ts";
+import type { FieldIssue } from "./errors.ts";
 import type { CustomerEvent } from "./events.ts";
 
-export type FieldValue = number | string | boolean;
+/** A known field value (missing ones are absent). */
+export type FieldValue = Exclude<FeatureValue, null>;
 export type FieldSource = "events" | "store";
 
 /** A customer's fields at one instant, and where each came from. */
@@ -64,7 +67,7 @@ export const DEFAULT_RETENTION_MS = 120 * 24 * 3600 * 1000;
 export class CustomerDataRefusal extends Error {
   constructor(
     message: string,
-    readonly issues: { path: (string | number)[]; message: string }[],
+    readonly issues: FieldIssue[],
   ) {
     super(message);
     this.name = "CustomerDataRefusal";

@@ -9,13 +9,14 @@ export interface FieldIssue {
 
 /**
  * Anything a client sent that the service refuses: 400 (BAD_REQUEST) with every problem listed,
- * 413 (PAYLOAD_TOO_LARGE) when a limit is exceeded, 415 for a body that is not JSON.
+ * 404 (NOT_FOUND) for a customer the service knows nothing about, 413 (PAYLOAD_TOO_LARGE) when a
+ * limit is exceeded, 415 for a body that is not JSON.
  */
 export class RequestError extends Error {
   constructor(
     message: string,
     readonly issues: FieldIssue[] = [],
-    readonly status: 400 | 413 | 415 = 400,
+    readonly status: 400 | 404 | 413 | 415 = 400,
   ) {
     super(message);
     this.name = "RequestError";

@@ -74,3 +74,19 @@ export function parseIngestRequest(input: unknown): CustomerEvent[] {
 function partial<T extends Record<string, z.ZodType>>(shape: T): { [K in keyof T]: z.ZodOptional<T[K]> } {
   return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as { [K in keyof T]: z.ZodOptional<T[K]> };
 }
+
+/** The events of an ingest request and whether they came as a batch: what the service takes. */
+export interface IngestInput {
+  events: CustomerEvent[];
+  batch: boolean;
+}
+
+/** The ingest request as a schema for the transports: typed as `IngestRequest`, issues with their paths. */
+export const IngestInput = z.unknown().transform((input, ctx): IngestInput => {
+  try {
+    return { events: parseIngestRequest(input), batch: typeof input === "object" && input !== null && "events" in input };
+  } catch (err) {
+    for (const issue of (err as z.ZodError).issues) ctx.addIssue({ ...issue, code: "custom", message: issue.message, path: issue.path });
+    return z.NEVER;
+  }
+}) as unknown as z.ZodType<IngestInput, IngestRequest>;

@@ -7,7 +7,12 @@ import type {
   Alternative,
   BatchPredictResponse,
   CustomerBatch,
+  CustomerImportRequest,
+  CustomerImportResponse,
+  CustomerProfile,
+  CustomerQuery,
   CustomerRequest,
+  IngestResponse,
   HealthResponse,
   OutcomeRequest,
   OutcomeResponse,
@@ -19,21 +24,26 @@ import type {
 import { RequestError, type FieldIssue } from "../contract/errors.ts";
 import { PredictionIds } from "../contract/ids.ts";
 import type { Effects, PredictionObserver, PredictionRecord } from "../contract/records.ts";
+import type { CustomerEvent } from "../contract/events.ts";
 import type { ChurnService } from "../contract/service.ts";
-import type { CustomerStore, InterventionHistory, PredictionLog } from "../contract/storage.ts";
+import { CustomerDataRefusal, type CustomerData, type Profile } from "../contract/customer-data.ts";
+import type { InterventionHistory, PredictionLog } from "../contract/storage.ts";
 import { decide, score, type Decision, type DecisionSettings } from "../decision/decide.ts";
 import type { Resolved } from "../features/pipeline.ts";
 import { MemoryInterventionHistory } from "../store/history.ts";
 import { traced } from "../observability/trace-context.ts";
 import { WasmCore } from "../wasm/core.ts";
 import { pickWithin, planBudget } from "./budget-plan.ts";
+import { importCustomers, ingestEvents, profileView, refusal } from "./customers.ts";
 import { recordOutcomes } from "./outcomes.ts";
 
 export interface RecommenderOptions {
   /** The model bundle folder. */
   modelsDir: string;
-  /** Where omitted features are looked up before imputation. */
-  store?: CustomerStore;
+  /** Customer profiles (events and imported rows): where omitted features are looked up before imputation. */
+  customers?: CustomerData;
+  /** Event types that score their customer once applied (DESIGN section 8's default set). */
+  triggers?: readonly string[];
   /** Last trigger time of each intervention per customer (cooldowns); in memory by default. */
   history?: InterventionHistory;
   /** Where outcomes find their predictions; without one, no outcome can be joined. */
@@ -75,6 +85,14 @@ interface Base {
   applied: Applied;
 }
 
+export const DEFAULT_TRIGGERS = ["login", "billing", "usage", "support_ticket"];
+
+/** Whether a request carries any feature field (anything beside customer_id and options). */
+function hasFields(request: CustomerRequest): boolean {
+  for (const key in request) if (key !== "customer_id" && key !== "options") return true;
+  return false;
+}
+
 export function runtimeName(): string {
   const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
   return deno ? `deno ${deno.version.deno}` : `node ${process.versions.node}`;
@@ -85,6 +103,7 @@ export class Recommender implements ChurnService {
   private readonly history: InterventionHistory;
   private readonly observers: PredictionObserver[];
   private readonly maxBatch: number;
+  private readonly triggers: ReadonlySet<string>;
   /** This process's prediction ids: logged ones count densely, so the log indexes them by position. */
   private readonly ids = new PredictionIds();
   /** Dry runs' ids, from a prefix of their own: they would leave gaps in the logged sequence. */
@@ -99,6 +118,7 @@ export class Recommender implements ChurnService {
     this.history = options.history ?? new MemoryInterventionHistory();
     this.observers = options.observers ?? [];
     this.maxBatch = options.maxBatchCustomers ?? 10_000;
+    this.triggers = new Set(options.triggers ?? DEFAULT_TRIGGERS);
   }
 
   /** Loads the bundle (refusing a bad one with the file and the problem) and starts serving. */
@@ -143,9 +163,14 @@ export class Recommender implements ChurnService {
 
   async predict(request: CustomerRequest): Promise<PredictResponse> {
     const t0 = performance.now();
-    return this.holder.use((bundle) => {
+    return this.holder.use(async (bundle) => {
       const issues: FieldIssue[] = [];
-      const input = traced("features", () => this.resolve(bundle, request, this.base(bundle, undefined), [], issues));
+      const base = this.base(bundle, undefined);
+      const [profile] = await this.profiles([request], base, [[]], issues);
+      if (profile === null) {
+        throw new RequestError(`no customer ${JSON.stringify(request.customer_id)}: no events, no imported row, and no fields in the request`, [{ path: ["customer_id"], message: "unknown customer" }], 404);
+      }
+      const input = issues.length ? null : traced("features", () => this.resolve(bundle, request, base, [], issues, profile));
       if (!input) throw new RequestError("invalid request", issues);
       const [scored] = this.score(bundle, [input]);
       const response = this.respond(bundle, scored, scored.decision.chosen, performance.now() - t0);
@@ -160,10 +185,13 @@ export class Recommender implements ChurnService {
     if (n > this.maxBatch) {
       throw new RequestError(`a batch holds at most ${this.maxBatch} customers; got ${n} (split it into several calls)`, [{ path: ["customers"], message: `at most ${this.maxBatch} customers` }], 413);
     }
-    return this.holder.use((bundle) => {
+    return this.holder.use(async (bundle) => {
       const issues: FieldIssue[] = [];
       const base = this.base(bundle, request.options);
-      const inputs = traced("features", () => request.customers.map((c, i) => this.resolve(bundle, c, base, ["customers", i], issues)));
+      const paths = request.customers.map((_, i) => ["customers", i]);
+      const profiles = await this.profiles(request.customers, base, paths, issues);
+      profiles.forEach((p, i) => p === null && issues.push({ path: [...paths[i], "customer_id"], message: "unknown customer: no events, no imported row, and no fields in the request" }));
+      const inputs = traced("features", () => request.customers.map((c, i) => this.resolve(bundle, c, base, paths[i], issues, profiles[i] ?? undefined)));
       if (issues.length) throw new RequestError("invalid request", issues);
       const scored = this.score(bundle, inputs as ScoredInput[]);
       const chosen = scored.map((s) => s.decision.chosen);
@@ -186,6 +214,38 @@ export class Recommender implements ChurnService {
         },
       };
     });
+  }
+
+  /** Applies customer events; events of the trigger set score their customer at the event's instant. */
+  async ingestEvents(events: CustomerEvent[], batch: boolean): Promise<IngestResponse> {
+    return ingestEvents(this.customerData(), this.triggers, events, batch, (customer_id, as_of) => this.predict({ customer_id, options: { as_of } }));
+  }
+
+  /** The customer's profile as the model would see it at `as_of` (now by default); 404 for an unknown customer. */
+  async getCustomer(query: CustomerQuery): Promise<CustomerProfile> {
+    const data = this.customerData();
+    return this.holder.use(async (bundle) => {
+      const at = query.as_of === undefined ? Date.now() : Date.parse(query.as_of);
+      let profile;
+      try {
+        profile = await data.profile(query.customer_id, at);
+      } catch (err) {
+        refusal(err, () => ["as_of"]);
+      }
+      if (!profile) throw new RequestError(`no customer ${JSON.stringify(query.customer_id)}: no events and no imported row`, [{ path: ["customer_id"], message: "unknown customer" }], 404);
+      return profileView(bundle, query.customer_id, at, profile);
+    });
+  }
+
+  /** Rows of an existing customer table; a row with any problem is refused whole. */
+  async importCustomers(request: CustomerImportRequest): Promise<CustomerImportResponse> {
+    const data = this.customerData();
+    return this.holder.use((bundle) => importCustomers(bundle, data, request));
+  }
+
+  private customerData(): CustomerData {
+    if (!this.options.customers) throw new Error("this service was opened without a customer store");
+    return this.options.customers;
   }
 
   planBudget(request: PlanBudgetRequest): PlanBudgetResponse {
@@ -219,9 +279,31 @@ export class Recommender implements ChurnService {
     return { options, applied: this.defaults.applied };
   }
 
-  private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[]): ScoredInput | null {
-    const stored = this.options.store?.get(request.customer_id);
-    const resolved = bundle.pipeline.resolve(request, stored, path, issues);
+  /**
+   * Each customer's stored profile at its scoring instant (`as_of`, else now): undefined where the
+   * request carries fields and the store has nothing, null where it has neither (an unknown
+   * customer). A refused instant is an issue under the request's `options.as_of`.
+   */
+  async profiles(requests: CustomerRequest[], base: Base, paths: (string | number)[][], issues: FieldIssue[]): Promise<(Profile | null | undefined)[]> {
+    const now = Date.now();
+    const data = this.options.customers;
+    return Promise.all(requests.map(async (request, i) => {
+      const asOf = request.options?.as_of ?? base.options?.as_of;
+      let profile: Profile | undefined;
+      try {
+        profile = await data?.profile(request.customer_id, asOf === undefined ? now : Date.parse(asOf));
+      } catch (err) {
+        if (!(err instanceof CustomerDataRefusal)) throw err;
+        const where = request.options?.as_of !== undefined ? [...paths[i], "options", "as_of"] : ["options", "as_of"];
+        issues.push(...err.issues.map((x) => ({ path: where, message: x.message })));
+        return undefined;
+      }
+      return profile ?? (hasFields(request) ? undefined : null);
+    }));
+  }
+
+  private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[], profile?: Profile): ScoredInput | null {
+    const resolved = bundle.pipeline.resolve(request, profile?.values, path, issues);
     if (!resolved) return null;
     // A customer's own options override the batch's; only then are settings worked out again.
     const options = request.options ? { ...base.options, ...request.options } : base.options;

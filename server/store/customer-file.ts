@@ -1,43 +1,36 @@
-// CUSTOMERS_FILE: a customer table (e.g. a warehouse export, a CSV with `customer_id`) held in
-// memory, where the service looks up the features a request omits. Cells are read by the one CSV
-// cell rule of the feature pipeline (server/features/csv.ts).
-import { readFile } from "node:fs/promises";
-import { parse } from "csv-parse/sync";
+// A customer table as a CSV (a warehouse export with `customer_id`): its rows, streamed, each
+// with its line number, cells read by the one CSV cell rule (server/features/csv.ts). Columns
+// that are not fields of the bundle are left out. Read by `churn customers import` and, for
+// CUSTOMERS_FILE, at start.
+import { createReadStream } from "node:fs";
+import { parse } from "csv-parse";
 import type { FeatureValue } from "../contract/api.ts";
-import type { CustomerStore } from "../contract/storage.ts";
-import { cellValue } from "../features/csv.ts";
+import { recordFields } from "../features/csv.ts";
 
-export class MemoryCustomerStore implements CustomerStore {
-  private readonly rows = new Map<string, Record<string, FeatureValue>>();
+export interface CustomerFileRow {
+  /** The line the row starts on (the header is line 1). */
+  line: number;
+  row: { customer_id: string; [field: string]: FeatureValue };
+}
 
-  set(customerId: string, fields: Record<string, FeatureValue>): void {
-    this.rows.set(customerId, fields);
-  }
-
-  get(customerId: string): Record<string, FeatureValue> | undefined {
-    return this.rows.get(customerId);
-  }
-
-  get size(): number {
-    return this.rows.size;
-  }
-
-  /** Every column but `customer_id` is kept; empty and "nan" cells are missing (looked up no further, imputed). */
-  static async fromCsv(path: string): Promise<MemoryCustomerStore> {
-    let records: Record<string, string>[];
-    try {
-      records = parse(await readFile(path, "utf8"), { columns: true, skip_empty_lines: true });
-    } catch (err) {
-      throw new Error(`${path}: ${(err as Error).message}`);
+/** Rows in chunks of `size`; a row without customer_id, or a malformed CSV, throws naming the file and line. */
+export async function* customerFileRows(path: string, fields: readonly string[], size = 1000): AsyncGenerator<CustomerFileRow[]> {
+  const records = createReadStream(path).pipe(parse({ columns: true, skip_empty_lines: true, info: true })) as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>;
+  let chunk: CustomerFileRow[] = [];
+  try {
+    for await (const { record, info } of records) {
+      if (!record.customer_id) throw new Error(`${path} line ${info.lines}: no customer_id`);
+      chunk.push({ line: info.lines, row: { customer_id: record.customer_id, ...recordFields(record, fields) } });
+      if (chunk.length >= size) {
+        yield chunk;
+        chunk = [];
+      }
     }
-    const store = new MemoryCustomerStore();
-    for (const [i, rec] of records.entries()) {
-      const id = rec.customer_id;
-      if (!id) throw new Error(`${path}: line ${i + 2} has no customer_id`);
-      const fields: Record<string, FeatureValue> = {};
-      for (const [k, v] of Object.entries(rec)) if (k !== "customer_id") fields[k] = cellValue(v);
-      store.set(id, fields);
-    }
-    return store;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    // csv-parse's own errors (CSV_*) and a missing file say what, not in which file.
+    if (e.code?.startsWith("CSV_") || e.code === "ENOENT" || e.code === "EACCES") throw new Error(`${path}: ${e.message}`);
+    throw err;
   }
+  if (chunk.length) yield chunk;
 }

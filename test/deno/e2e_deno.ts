@@ -40,7 +40,7 @@ Deno.test("the service runs under Deno: REST, tRPC, WebSocket", async () => {
     assert.ok(batch.summary.total_cost <= 20);
 
     const doc = await (await fetch(`${server.url}/openapi.json`)).json();
-    assert.deepEqual(Object.keys(doc.paths).sort(), ["/batch-predict", "/health", "/outcomes", "/plan-budget", "/predict"]);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ["/batch-predict", "/customers/import", "/customers/{customer_id}", "/events", "/health", "/outcomes", "/plan-budget", "/predict"]);
     assert.equal((await fetch(`${server.url}/nowhere`)).status, 404);
 
     const snapshot = await new Promise<{ requests_total: number }>((resolve, reject) => {
