@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `churn` command line: one subcommand per file in cli/commands/.
 import { readFileSync } from "node:fs";
+import { customers } from "./commands/customers.ts";
 import { demoDrift } from "./commands/demo.ts";
 import { effects } from "./commands/effects.ts";
 import { predict } from "./commands/predict.ts";
@@ -12,6 +13,7 @@ import { UsageError } from "./commands/common.ts";
 const COMMANDS: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   serve: [serve, "run the service (tRPC, REST, WebSocket, console) on the model bundle"],
   predict: [predict, "score a customer CSV, in chunks, against a server or in-process"],
+  customers: [customers, "customers import FILE.csv: load an existing customer table into the customer store"],
   score: [score, "evaluate a LightGBM model file on a numeric CSV"],
   effects: [effects, "evaluate a causal-forest export on a CSV of its feature columns"],
   reference: [reference, "write a bundle's reference.json (drift baselines) from a training CSV"],

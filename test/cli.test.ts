@@ -127,3 +127,49 @@ describe("churn predict", () => {
     expect(ragged.stderr).toContain(`${join(dir, "ragged.csv")}: Invalid Record Length`);
   });
 });
+
+describe("churn customers import", () => {
+  const csv = join(dir, "warehouse.csv");
+  writeFileSync(csv, [
+    "customer_id,tenure,monthly_charges,contract_type,internet_service,region",
+    "W1,14,55.5,One year,DSL,north",
+    "W2,oops,20,Two year,No,south",
+    "W3,3,19.9,Weekly,No,east",
+    "W4,40,80,Two year,Fiber optic,west",
+  ].join("\n") + "\n");
+
+  it("imports valid rows into a stopped service's store, refusing bad rows whole with line and field", async () => {
+    const data = mkdtempSync(join(tmpdir(), "cli-import-"));
+    const r = churn("customers", "import", csv, "--local", "--data-dir", data);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`${csv} line 3: refused: tenure: expected an integer`);
+    expect(r.stderr).toMatch(new RegExp(`${csv.replaceAll("/", "\\/")} line 4: refused: contract_type: unknown category "Weekly"`));
+    expect(r.stderr).toContain("2 customers imported, 2 refused");
+    const server = await testServer(["--data-dir", data]);
+    try {
+      expect((await (await fetch(`${server.url}/customers/W1`)).json()).fields.tenure).toEqual({ value: 14, source: "store" });
+      expect((await fetch(`${server.url}/customers/W2`)).status).toBe(404);
+      // And through a running server.
+      writeFileSync(join(dir, "more.csv"), "customer_id,tenure\nW5,7\n");
+      const viaServer = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ["dist/cli/main.js", "customers", "import", join(dir, "more.csv"), "--server", server.url], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+      expect(viaServer.code, viaServer.stderr).toBe(0);
+      expect((await (await fetch(`${server.url}/customers/W5`)).json()).fields.tenure).toEqual({ value: 7, source: "store" });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("says which file and line when the CSV is malformed, and refuses bad usage with code 2", () => {
+    writeFileSync(join(dir, "ragged-customers.csv"), "customer_id,tenure\nA,1\nB\n");
+    const r = churn("customers", "import", join(dir, "ragged-customers.csv"), "--local", "--data-dir", mkdtempSync(join(tmpdir(), "cli-import-")));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${join(dir, "ragged-customers.csv")}: Invalid Record Length`);
+    expect(churn("customers", "import", csv).code).toBe(2);
+    expect(churn("customers", "export").code).toBe(2);
+  });
+});

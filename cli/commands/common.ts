@@ -1,7 +1,7 @@
 // What the CLI's commands share: argument parsing with usage errors (exit code 2), CSV
 // reading and writing, and a progress bar for terminals.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 
 export class UsageError extends Error {}
@@ -69,4 +69,21 @@ export function progress(total: number): { update(done: number): void; finish():
       if (tty) process.stderr.write("\n");
     },
   };
+}
+
+/** Lines with content, counted as the file streams by (for the progress bar; any size of file). */
+export async function nonBlankLines(path: string): Promise<number> {
+  let lines = 0;
+  let content = false;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) {
+      if (byte === 10) {
+        if (content) lines++;
+        content = false;
+      } else if (byte !== 13 && byte !== 32 && byte !== 9) {
+        content = true;
+      }
+    }
+  }
+  return content ? lines + 1 : lines;
 }

@@ -4,15 +4,13 @@
 // service plans the budget over the whole file (`planBudget`); then each chunk is scored for real
 // with the share of the budget that plan spent on it, so what the service triggers (workflow
 // entries, cooldowns) is exactly what the output says.
-import { createReadStream } from "node:fs";
-import { parse } from "csv-parse";
 import type { Alternative, CustomerRequest, PlanBudgetRequest, PlanBudgetResponse, PlanOption, PredictResponse } from "../../server/contract/api.ts";
 import type { ChurnService } from "../../server/contract/service.ts";
 import { bundledModels } from "../../server/config.ts";
-import { recordFields } from "../../server/features/csv.ts";
 import { Recommender } from "../../server/service/recommender.ts";
+import { CustomerFileError, customerFileRows } from "../../server/store/customer-file.ts";
 import { createChurnClient } from "../../client/index.ts";
-import { args, csvCell, lineWriter, progress, required, UsageError } from "./common.ts";
+import { args, csvCell, lineWriter, nonBlankLines, progress, required, UsageError } from "./common.ts";
 
 const USAGE = `churn predict --input customers.csv (--server URL | --local [--models DIR]) [--budget N [--require-significance]] [--chunk 1000] [--output results.csv]
   The CSV needs customer_id; columns that are not feature fields of the bundle are ignored.
@@ -36,44 +34,14 @@ function line(r: PredictResponse, c: Pick_ | null): string {
   ].map(csvCell).join(",");
 }
 
-/** Lines with content, counted as the file streams by (for the progress bar; any size of file). */
-async function nonBlankLines(path: string): Promise<number> {
-  let lines = 0;
-  let content = false;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    for (const byte of chunk) {
-      if (byte === 10) {
-        if (content) lines++;
-        content = false;
-      } else if (byte !== 13 && byte !== 32 && byte !== 9) {
-        content = true;
-      }
-    }
-  }
-  return content ? lines + 1 : lines;
-}
-
-/** The CSV in chunks of customers (a record without customer_id is refused with its line). */
+/** The CSV in chunks of customers; a file that is not a customer table is a usage error naming it. */
 async function* chunks(input: string, size: number, fields: string[]): AsyncGenerator<CustomerRequest[]> {
-  let pending: CustomerRequest[] = [];
-  let lineNo = 1;
-  const records = createReadStream(input).pipe(parse({ columns: true, skip_empty_lines: true })) as AsyncIterable<Record<string, string>>;
   try {
-    for await (const rec of records) {
-      lineNo++;
-      if (!rec.customer_id) throw new UsageError(`${input} line ${lineNo}: no customer_id`);
-      pending.push({ customer_id: rec.customer_id, ...recordFields(rec, fields) });
-      if (pending.length >= size) {
-        yield pending;
-        pending = [];
-      }
-    }
+    for await (const chunk of customerFileRows(input, fields, size)) yield chunk.map((c) => c.row);
   } catch (err) {
-    // csv-parse's own errors (CSV_*) say what and on which line, not in which file.
-    if ((err as { code?: string }).code?.startsWith("CSV_")) throw new UsageError(`${input}: ${(err as Error).message}`);
+    if (err instanceof CustomerFileError) throw new UsageError(err.message);
     throw err;
   }
-  if (pending.length) yield pending;
 }
 
 export async function predict(argv: string[]): Promise<void> {

@@ -52,4 +52,6 @@ export interface PredictionObserver {
   onPredictions(records: PredictionRecord[]): void;
   /** Called with the outcomes of one call that joined a prediction. */
   onOutcomes?(outcomes: LabelledOutcome[]): void;
+  /** Called once per ingest call with how many events were applied, duplicates, or refused (a refused call applies none). */
+  onEvents?(counts: { applied: number; duplicate: number; refused: number }): void;
 }

@@ -102,9 +102,15 @@ export class PrometheusMetrics implements PredictionObserver {
     this.outcomes.inc(outcomes.length);
   }
 
-  /** For the events API: `n` customer events received that were accepted, duplicates, or refused. */
+  /** Customer events received, by what became of them. */
+  onEvents(counts: { applied: number; duplicate: number; refused: number }): void {
+    this.eventsIngested(counts.applied, "accepted");
+    this.eventsIngested(counts.duplicate, "duplicate");
+    this.eventsIngested(counts.refused, "refused");
+  }
+
   eventsIngested(n: number, status: IngestStatus): void {
-    this.events.inc({ status }, n);
+    if (n > 0) this.events.inc({ status }, n);
   }
 
   text(): Promise<string> {

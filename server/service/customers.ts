@@ -6,6 +6,7 @@ import type { CustomerImportRequest, CustomerImportResponse, CustomerProfile, Fe
 import { CustomerDataRefusal, type CustomerData, type FieldValue, type Profile } from "../contract/customer-data.ts";
 import { RequestError, type FieldIssue } from "../contract/errors.ts";
 import type { CustomerEvent } from "../contract/events.ts";
+import type { PredictionObserver } from "../contract/records.ts";
 
 /** The store's refusal as a client error, its paths under `prefix` (an event's index under "events"). */
 export function refusal(err: unknown, prefix: (path: (string | number)[]) => (string | number)[]): never {
@@ -23,13 +24,18 @@ export async function ingestEvents(
   events: CustomerEvent[],
   batch: boolean,
   predict: (customerId: string, at: string) => Promise<PredictResponse>,
+  observers: PredictionObserver[],
 ): Promise<IngestResponse> {
+  const tell = (counts: { applied: number; duplicate: number; refused: number }) => observers.forEach((o) => o.onEvents?.(counts));
   let results;
   try {
     results = await data.ingest(events);
   } catch (err) {
+    if (err instanceof CustomerDataRefusal) tell({ applied: 0, duplicate: 0, refused: events.length });
     refusal(err, (path) => (batch ? ["events", ...path] : path.slice(1)));
   }
+  const applied = results.filter((r) => r.status === "applied").length;
+  tell({ applied, duplicate: results.length - applied, refused: 0 });
   const predictions: PredictResponse[] = [];
   for (const [i, e] of events.entries()) {
     if (results[i].status === "applied" && triggers.has(e.type) && e.trigger !== false) predictions.push(await predict(e.customer_id, e.at));

@@ -218,7 +218,7 @@ export class Recommender implements ChurnService {
 
   /** Applies customer events; events of the trigger set score their customer at the event's instant. */
   async ingestEvents(events: CustomerEvent[], batch: boolean): Promise<IngestResponse> {
-    return ingestEvents(this.customerData(), this.triggers, events, batch, (customer_id, as_of) => this.predict({ customer_id, options: { as_of } }));
+    return ingestEvents(this.customerData(), this.triggers, events, batch, (customer_id, as_of) => this.predict({ customer_id, options: { as_of } }), this.observers);
   }
 
   /** The customer's profile as the model would see it at `as_of` (now by default); 404 for an unknown customer. */

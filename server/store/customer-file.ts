@@ -7,6 +7,9 @@ import { parse } from "csv-parse";
 import type { FeatureValue } from "../contract/api.ts";
 import { recordFields } from "../features/csv.ts";
 
+/** The file cannot be read as a customer table: what, and where. */
+export class CustomerFileError extends Error {}
+
 export interface CustomerFileRow {
   /** The line the row starts on (the header is line 1). */
   line: number;
@@ -19,7 +22,7 @@ export async function* customerFileRows(path: string, fields: readonly string[],
   let chunk: CustomerFileRow[] = [];
   try {
     for await (const { record, info } of records) {
-      if (!record.customer_id) throw new Error(`${path} line ${info.lines}: no customer_id`);
+      if (!record.customer_id) throw new CustomerFileError(`${path} line ${info.lines}: no customer_id`);
       chunk.push({ line: info.lines, row: { customer_id: record.customer_id, ...recordFields(record, fields) } });
       if (chunk.length >= size) {
         yield chunk;
@@ -29,7 +32,7 @@ export async function* customerFileRows(path: string, fields: readonly string[],
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // csv-parse's own errors (CSV_*) and a missing file say what, not in which file.
-    if (e.code?.startsWith("CSV_") || e.code === "ENOENT" || e.code === "EACCES") throw new Error(`${path}: ${e.message}`);
+    if (e.code?.startsWith("CSV_") || e.code === "ENOENT" || e.code === "EACCES") throw new CustomerFileError(`${path}: ${e.message}`);
     throw err;
   }
   if (chunk.length) yield chunk;
