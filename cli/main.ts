@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { customers } from "./commands/customers.ts";
 import { demoDrift } from "./commands/demo.ts";
 import { effects } from "./commands/effects.ts";
+import { importPicklesCommand } from "./commands/import-pickles.ts";
 import { predict } from "./commands/predict.ts";
 import { reference } from "./commands/reference.ts";
 import { score } from "./commands/score.ts";
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   score: [score, "evaluate a LightGBM model file on a numeric CSV"],
   effects: [effects, "evaluate a causal-forest export on a CSV of its feature columns"],
   reference: [reference, "write a bundle's reference.json (drift baselines) from a training CSV"],
+  "import-pickles": [importPicklesCommand, "convert the original design's four pickles into a bundle (executes nothing from them)"],
   "demo-drift": [demoDrift, "show drift and calibration alerts firing and resolving on sample traffic"],
 };
 

@@ -57,6 +57,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
   });
   const service = await Recommender.open({
     modelsDir: config.modelsDir,
+    churnInput: config.churnInput,
     customers,
     triggers: config.triggers,
     history: log,

@@ -30,6 +30,8 @@ export interface Config {
   databaseUrl?: string;
   /** Event types that score their customer once applied. */
   triggers: string[];
+  /** For a models folder of pickles: whether the churn model was trained on raw or scaled columns. */
+  churnInput?: "raw" | "scaled";
   dataDir: string;
   webhookUrl?: string;
   /** Prediction-log retention: segments kept, and the size at which a segment is closed. */
@@ -51,6 +53,7 @@ const OPTIONS = {
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
   "database-url": { env: "DATABASE_URL", kind: "string" },
   triggers: { env: "TRIGGER_EVENTS", kind: "string", default: "login,billing,usage,support_ticket" },
+  "churn-input": { env: "CHURN_INPUT", kind: "string" },
   "data-dir": { env: "DATA_DIR", kind: "string", default: ".data" },
   "webhook-url": { env: "WEBHOOK_URL", kind: "url" },
   "log-segments": { env: "LOG_SEGMENTS", kind: "int", min: 1, max: 100_000, default: 16 },
@@ -84,6 +87,11 @@ function read(name: string, spec: Spec, raw: string | undefined, from: string): 
     throw new ConfigError(`${from}: expected ${spec.kind === "int" ? "an integer" : "a number"} in ${spec.min}..${spec.max}, got ${JSON.stringify(raw)}`);
   }
   return v;
+}
+
+function churnInput(raw: string | undefined, from: string): "raw" | "scaled" | undefined {
+  if (raw === undefined || raw === "raw" || raw === "scaled") return raw;
+  throw new ConfigError(`${from}: expected raw or scaled, got ${JSON.stringify(raw)}`);
 }
 
 function triggerList(raw: string, from: string): string[] {
@@ -121,6 +129,7 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     threshold: value("threshold") as number | undefined,
     customersFile: value("customers") as string | undefined,
     databaseUrl: value("database-url") as string | undefined,
+    churnInput: churnInput(value("churn-input") as string | undefined, flags["churn-input"] !== undefined ? "--churn-input" : "CHURN_INPUT"),
     triggers: triggerList(value("triggers") as string, flags.triggers !== undefined ? "--triggers" : "TRIGGER_EVENTS"),
     dataDir: value("data-dir") as string,
     webhookUrl: value("webhook-url") as string | undefined,

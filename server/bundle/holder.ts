@@ -3,6 +3,7 @@
 // last request is done. A failed reload leaves the old bundle serving.
 import type { WasmCore } from "../wasm/core.ts";
 import { loadBundle, type Bundle } from "./load.ts";
+import { bundleSource, type SourceOptions } from "./source.ts";
 
 interface Held {
   bundle: Bundle;
@@ -16,6 +17,7 @@ export class BundleHolder {
   constructor(
     readonly dir: string,
     private readonly core: WasmCore,
+    private readonly sourceOptions: SourceOptions = {},
   ) {}
 
   get bundle(): Bundle | null {
@@ -24,7 +26,7 @@ export class BundleHolder {
 
   /** Loads the bundle from `dir` and puts it in service; throws (old bundle kept) on any problem. */
   async reload(): Promise<Bundle> {
-    const bundle = await loadBundle(this.dir, this.core);
+    const bundle = await loadBundle(await bundleSource(this.dir, this.sourceOptions), this.core);
     const old = this.held;
     this.held = { bundle, inflight: 0, retired: false };
     if (old) {

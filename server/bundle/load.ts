@@ -36,14 +36,38 @@ export interface Bundle {
   dispose(): void;
 }
 
-async function readJson<T>(dir: string, file: string, schema: z.ZodType<T>): Promise<T> {
-  const path = join(dir, file);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    throw new BundleError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+/** Where a bundle's files come from: a folder, or files made in memory (a folder of the original design's pickles). */
+export interface BundleSource {
+  dir: string;
+  read(file: string): Promise<Uint8Array>;
+}
+
+export function folderSource(dir: string): BundleSource {
+  return {
+    dir,
+    async read(file) {
+      try {
+        return new Uint8Array(await readFile(join(dir, file)));
+      } catch (err) {
+        throw new BundleError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    },
+  };
+}
+
+export function memorySource(dir: string, files: Record<string, string | Uint8Array>): BundleSource {
+  return {
+    dir,
+    async read(file) {
+      const content = Object.hasOwn(files, file) ? files[file] : undefined;
+      if (content === undefined) throw new BundleError(file, "not among the files made from the pickles");
+      return typeof content === "string" ? new TextEncoder().encode(content) : content;
+    },
+  };
+}
+
+async function readJson<T>(source: BundleSource, file: string, schema: z.ZodType<T>): Promise<T> {
+  const text = new TextDecoder().decode(await source.read(file));
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -58,31 +82,25 @@ async function readJson<T>(dir: string, file: string, schema: z.ZodType<T>): Pro
   return parsed.data;
 }
 
-async function readBytes(dir: string, file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(join(dir, file)));
-  } catch (err) {
-    throw new BundleError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /**
- * Loads every file of the bundle in `dir` and builds its WASM evaluators in `core`.
- * `withoutReference` skips reference.json: the command that writes it needs the rest first.
+ * Loads every file of the bundle in `from` (a folder, or a source) and builds its WASM evaluators
+ * in `core`. `withoutReference` skips reference.json: the command that writes it needs the rest first.
  */
-export async function loadBundle(dir: string, core: WasmCore, withoutReference = false): Promise<Bundle> {
-  const manifest = await readJson(dir, "manifest.json", Manifest);
+export async function loadBundle(from: string | BundleSource, core: WasmCore, withoutReference = false): Promise<Bundle> {
+  const source = typeof from === "string" ? folderSource(from) : from;
+  const dir = source.dir;
+  const manifest = await readJson(source, "manifest.json", Manifest);
   const files = manifest.files;
-  const columns = await readJson(dir, files.feature_columns, FeatureColumns);
-  const scaler = await readJson(dir, files.scaler, Scaler);
-  const { interventions } = await readJson(dir, files.interventions, Interventions);
+  const columns = await readJson(source, files.feature_columns, FeatureColumns);
+  const scaler = await readJson(source, files.scaler, Scaler);
+  const { interventions } = await readJson(source, files.interventions, Interventions);
   const reference = withoutReference
     ? { rows: 1, numeric: {}, categories: {}, effects: {} }
-    : await readJson(dir, files.reference, Reference);
+    : await readJson(source, files.reference, Reference);
 
   if (!sameList(scaler.columns, columns)) throw new BundleError(files.scaler, `columns differ from ${files.feature_columns}`);
   if (scaler.mean.length !== columns.length || scaler.scale.length !== columns.length) {
@@ -98,8 +116,8 @@ export async function loadBundle(dir: string, core: WasmCore, withoutReference =
   let model;
   let forest;
   try {
-    model = parseLightGBM(new TextDecoder().decode(await readBytes(dir, files.churn_model)), files.churn_model);
-    forest = readCausalForest(await readBytes(dir, files.causal_forest), files.causal_forest);
+    model = parseLightGBM(new TextDecoder().decode(await source.read(files.churn_model)), files.churn_model);
+    forest = readCausalForest(await source.read(files.causal_forest), files.causal_forest);
   } catch (err) {
     if (err instanceof ModelFormatError) throw new BundleError(err.file, `${err.where}: ${err.problem}`);
     throw err;

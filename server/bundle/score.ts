@@ -21,7 +21,13 @@ export function scoreCustomers(bundle: Bundle, customers: Resolved[], confidence
   const width = pipeline.width;
   const rows = new Float64Array(customers.length * width);
   customers.forEach((c, i) => pipeline.encode(c, rows, i * width));
-  const probabilities = traced("churn_model", () => bundle.churn.predict(rows, customers.length));
+  // A churn model trained on raw columns scores raw rows; the forest always takes scaled ones.
+  let churnRows = rows;
+  if (bundle.manifest.churn_input === "raw") {
+    churnRows = new Float64Array(rows.length);
+    customers.forEach((c, i) => pipeline.encodeRaw(c, churnRows, i * width));
+  }
+  const probabilities = traced("churn_model", () => bundle.churn.predict(churnRows, customers.length));
   const effects: (Effects | null)[] = customers.map(() => null);
   const byConfidence = new Map<number, number[]>();
   for (let i = 0; i < customers.length; i++) {

@@ -152,6 +152,23 @@ export class Pipeline {
     return issues.length === before ? resolved : null;
   }
 
+  /**
+   * Writes the raw model row of `resolved` into `out` at `offset`: one-hot categories, numbers as
+   * they are, nothing imputed (a missing number is NaN, a missing category all zeros), nothing
+   * scaled: what a churn model trained on raw columns takes (manifest `churn_input: "raw"`).
+   */
+  encodeRaw(resolved: Resolved, out: Float64Array, offset: number): void {
+    for (const { field, spec, columns } of this.slots) {
+      const missing = resolved.imputed.includes(field);
+      const v = resolved.values[field];
+      if (spec.type === "category") {
+        for (let k = 0; k < columns.length; k++) out[offset + columns[k]] = !missing && v === spec.values[k] ? 1 : 0;
+      } else {
+        out[offset + columns[0]] = missing ? NaN : (v as number);
+      }
+    }
+  }
+
   /** Writes the scaled model row of `resolved` into `out` at `offset`. */
   encode(resolved: Resolved, out: Float64Array, offset: number): void {
     for (const { field, spec, columns } of this.slots) {

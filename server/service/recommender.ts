@@ -38,8 +38,10 @@ import { importCustomers, ingestEvents, profileView, refusal } from "./customers
 import { recordOutcomes } from "./outcomes.ts";
 
 export interface RecommenderOptions {
-  /** The model bundle folder. */
+  /** The model bundle folder (a bundle, or the original design's four pickles). */
   modelsDir: string;
+  /** For a folder of pickles: what the churn model was trained on. */
+  churnInput?: "raw" | "scaled";
   /** Customer profiles (events and imported rows): where omitted features are looked up before imputation. */
   customers?: CustomerData;
   /** Event types that score their customer once applied (DESIGN section 8's default set). */
@@ -124,7 +126,7 @@ export class Recommender implements ChurnService {
   /** Loads the bundle (refusing a bad one with the file and the problem) and starts serving. */
   static async open(options: RecommenderOptions): Promise<Recommender> {
     const core = options.core ?? (await WasmCore.load());
-    const holder = new BundleHolder(options.modelsDir, core);
+    const holder = new BundleHolder(options.modelsDir, core, { churnInput: options.churnInput });
     const bundle = await holder.reload();
     options.onBundle?.(bundle);
     return new Recommender(holder, options);
