@@ -30,13 +30,12 @@ export function decision(tree: LgbTree, node: number, value: number): number {
     return tree.rightChild[node];
   }
   const missing = tree.missingType[node];
-  const defaultChild = tree.defaultLeft[node] ? tree.leftChild[node] : tree.rightChild[node];
   if (Number.isNaN(x) && missing !== MissingType.NaN) x = 0;
   if (
     (missing === MissingType.Zero && x >= -K_ZERO_THRESHOLD && x <= K_ZERO_THRESHOLD) ||
     (missing === MissingType.NaN && Number.isNaN(x))
   ) {
-    return defaultChild;
+    return tree.defaultLeft[node] ? tree.leftChild[node] : tree.rightChild[node];
   }
   return x <= tree.threshold[node] ? tree.leftChild[node] : tree.rightChild[node];
 }
