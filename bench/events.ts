@@ -22,8 +22,8 @@ export interface EventsBenchOptions {
   databaseUrl?: string;
 }
 
-const DAY = 24 * 3600 * 1000;
-const T0 = Date.parse("2026-01-01T00:00:00Z");
+export const DAY = 24 * 3600 * 1000;
+export const T0 = Date.parse("2026-01-01T00:00:00Z");
 const BATCH = 1000;
 const CONTRACTS = ["Month-to-month", "One year", "Two year"];
 
@@ -31,7 +31,7 @@ const CONTRACTS = ["Month-to-month", "One year", "Two year"];
  * The i-th event of a stream over `customers` customers spread evenly over 100 days: signup
  * first, then logins (50%), usage (20%), billing (15%), support tickets (8%), profile changes (7%).
  */
-function event(i: number, customers: number, events: number): CustomerEvent {
+export function event(i: number, customers: number, events: number): CustomerEvent {
   const customer_id = `CUST-${(i % customers).toString().padStart(7, "0")}`;
   const event_id = `evt-${i}`;
   const at = new Date(T0 + Math.floor((i / events) * 100 * DAY)).toISOString();
@@ -45,7 +45,7 @@ function event(i: number, customers: number, events: number): CustomerEvent {
 }
 
 /** Ingests events [from, to) in batches of 1,000 with `inFlight` batches at a time; events/s. */
-async function ingest(store: CustomerData, from: number, to: number, customers: number, events: number, inFlight: number): Promise<number> {
+export async function ingest(store: CustomerData, from: number, to: number, customers: number, events: number, inFlight: number): Promise<number> {
   const t0 = performance.now();
   let next = from;
   const worker = async () => {
