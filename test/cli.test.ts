@@ -105,6 +105,48 @@ describe("churn predict", () => {
     expect(rows.map((r) => r[5])).toEqual(wholeRows.map((r) => r[5]));
   });
 
+  it("against a server, checks the whole file before acting: bad rows by line and field, --skip-invalid, --dry-run", async () => {
+    const server = await testServer();
+    const lines = readFileSync("models/sample_customers.csv", "utf8").trim().split("\n");
+    // Row 1,501 (line 1,502) and row 1,800 are bad, far past the first chunk of 300.
+    lines[1501] = lines[1501].replace(/^([^,]+),\d+,/, "$1,-4,");
+    lines[1800] = lines[1800].replace(/Month-to-month|One year|Two year/, "Weekly");
+    const input = join(dir, "two-bad.csv");
+    writeFileSync(input, lines.join("\n") + "\n");
+    const run = (...extra: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ["dist/cli/main.js", "predict", "--input", input, "--server", server.url, "--chunk", "300", ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("exit", (code) => resolve({ code, stderr }));
+      });
+    try {
+      const refused = await run("--output", join(dir, "none.csv"));
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`${input} line 1502: tenure: out of range`);
+      expect(refused.stderr).toMatch(new RegExp(`line 1801: contract_type: unknown category "Weekly"`));
+      expect(server.app.log.appendedSeq).toBe(0);
+
+      const dry = await run("--dry-run", "--skip-invalid", join(dir, "rejects-dry.csv"), "--output", join(dir, "dry.csv"));
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stderr).toMatch(/1998 customers checked \(dry run: nothing acted on\)/);
+      expect(readFileSync(join(dir, "dry.csv"), "utf8").trim().split("\n")).toHaveLength(1999);
+      expect(server.app.log.appendedSeq).toBe(0);
+
+      const skipped = await run("--skip-invalid", join(dir, "rejects.csv"), "--output", join(dir, "skipped.csv"));
+      expect(skipped.code, skipped.stderr).toBe(0);
+      const rejects = readFileSync(join(dir, "rejects.csv"), "utf8").trim().split("\n");
+      expect(rejects[0]).toBe("line,customer_id,problems");
+      expect(rejects.slice(1).map((l) => l.split(",")[0])).toEqual(["1502", "1801"]);
+      expect(server.app.log.appendedSeq).toBe(1998);
+    } finally {
+      await server.close();
+    }
+    const unreachable = churn("predict", "--input", input, "--server", "http://127.0.0.1:9");
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain("cannot reach the service at http://127.0.0.1:9");
+  });
+
   it("scores against a running server (Node 20: no global WebSocket needed)", async () => {
     const server = await testServer();
     const out = join(dir, "remote.csv");
