@@ -18,7 +18,7 @@ const [columnsFile, forestFile, folder] = Deno.args;
 const columns = featureColumnsFromPickle(readPickle(readFileSync(columnsFile), "feature_columns.pkl"), "feature_columns.pkl");
 const f = forestFromPickle(readPickle(readFileSync(forestFile), "causal_forest.pkl"), "causal_forest.pkl", { featureColumns: columns });
 console.log(createHash("sha256").update(f.safetensors).digest("hex"));
-console.log(Object.keys((await pickleBundle({ from: folder, churnInput: "raw" })).files).sort().join(" "));
+console.log(Object.keys((await pickleBundle({ from: folder, churnInput: "raw", like: "models" })).files).sort().join(" "));
 `;
 
 it("reads a joblib zlib pickle and makes a bundle under Deno", () => {

@@ -4,6 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadBundle } from "../../server/bundle/load.ts";
+import { bundledModels } from "../../server/config.ts";
 import { buildReference } from "../../server/bundle/reference.ts";
 import { importPickles } from "../../server/pickle/import.ts";
 import { WasmCore } from "../../server/wasm/core.ts";
@@ -23,7 +24,7 @@ export async function importPicklesCommand(argv: string[]): Promise<void> {
   const out = required(a.out, "--out", USAGE);
   const churnInput = required(a["churn-input"], "--churn-input", USAGE);
   if (churnInput !== "raw" && churnInput !== "scaled") throw new UsageError(`--churn-input must be raw or scaled, got ${JSON.stringify(churnInput)}\n\n${USAGE}`);
-  const result = await importPickles({ from, out, churnInput, like: a.like, train: a.train });
+  const result = await importPickles({ from, out, churnInput, like: a.like ?? bundledModels(), train: a.train });
   // Validated as any bundle is: a bundle that would not load is not left looking like one.
   const bundle = await loadBundle(out, await WasmCore.load(), result.rebuildReferenceFrom !== undefined);
   if (result.rebuildReferenceFrom) {

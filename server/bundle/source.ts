@@ -3,6 +3,7 @@
 // memory at every load, so hot reload works the same for both.
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { bundledModels } from "../config.ts";
 import { isPickleFolder, pickleBundle, type ChurnInput } from "../pickle/import.ts";
 import { BundleError, folderSource, memorySource, type BundleSource } from "./load.ts";
 
@@ -17,6 +18,6 @@ export async function bundleSource(dir: string, options: SourceOptions = {}): Pr
   if (!options.churnInput) {
     throw new BundleError("churn_model.pkl", "a folder of pickles needs CHURN_INPUT (--churn-input) raw or scaled: whether the churn model was trained on raw or on scaled columns, which the pickle does not record");
   }
-  const { files } = await pickleBundle({ from: dir, churnInput: options.churnInput });
+  const { files } = await pickleBundle({ from: dir, churnInput: options.churnInput, like: bundledModels() });
   return memorySource(dir, files);
 }

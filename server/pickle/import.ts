@@ -4,7 +4,6 @@
 // pickle.dump or joblib.dump, compressed or not: the reader tells them apart by their content.
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { bundledModels } from "../config.ts";
 import { PickleError } from "./errors.ts";
 import { forestFromPickle } from "./forest.ts";
 import { lightgbmFromPickle } from "./lightgbm.ts";
@@ -91,8 +90,8 @@ export interface BundleOptions {
   from: string;
   /** Which input the churn model was trained on; recorded as manifest.json `churn_input`. */
   churnInput: ChurnInput;
-  /** Bundle whose manifest, interventions, imputation values and reference are adapted; default the bundled `models/`. */
-  like?: string;
+  /** Bundle whose manifest, interventions, imputation values and reference are adapted (the CLI's default: the bundled `models/`). */
+  like: string;
   /** Outcome name for the forest's metadata when EconML did not record one. */
   outcome?: string;
 }
@@ -150,7 +149,7 @@ export async function isPickleFolder(dir: string): Promise<boolean> {
 
 /** The bundle files made from the pickles in `from`, the rest adapted from `like`. */
 export async function pickleBundle(options: BundleOptions): Promise<PickleBundle> {
-  const like = options.like ?? bundledModels();
+  const like = options.like;
   const likeManifest = await readJson(like, "manifest.json");
   const likeFiles = { ...BUNDLE_FILES, ...(likeManifest.files as Record<string, string> | undefined) };
   const likeScaler = await readJson(like, likeFiles.scaler);
