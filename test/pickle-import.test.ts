@@ -69,7 +69,7 @@ describe("a MODELS_DIR of pickles", () => {
   });
 
   it("pickleBundle gives every bundle file in memory", async () => {
-    const b = await pickleBundle({ from: fixturePath("pickles"), churnInput: "raw", like: "models" });
+    const b = await pickleBundle({ from: fixturePath("pickles"), churnInput: "raw", like: bundledModels() });
     expect(Object.keys(b.files).sort()).toEqual(["causal_forest.safetensors", "churn_model.txt", "feature_columns.json", "interventions.json", "manifest.json", "reference.json", "scaler.json"]);
     expect(Manifest.parse(JSON.parse(b.files["manifest.json"] as string)).churn_input).toBe("raw");
     expect(b.files["causal_forest.safetensors"]).toBe(b.models.forestSafetensors);
