@@ -64,8 +64,8 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     log,
     observers: config.monitoring ? [log, monitor, metrics, outbox, requestRecords] : [],
     maxBatchCustomers: config.maxBatchCustomers,
-    overrides: config.threshold === undefined ? {} : { threshold: config.threshold },
-    onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference),
+    overrides: { threshold: config.threshold, holdout: config.holdout, holdoutSalt: config.holdoutSalt },
+    onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference, config.holdout ?? bundle.manifest.decision.holdout),
   });
   if (config.customersFile) await importCustomerFile(service, config.customersFile);
   // Events older than the longest window plus a margin are folded into per-customer summaries.

@@ -24,6 +24,9 @@ export interface Config {
   maxConnections: number;
   /** Churn threshold override; the bundle manifest's when undefined. */
   threshold?: number;
+  /** Share of gated customers held out of interventions, and the assignment's salt; the manifest's when undefined. */
+  holdout?: number;
+  holdoutSalt?: string;
   /** A customer table imported into the customer store at start. */
   customersFile?: string;
   /** PostgreSQL for customer data; the embedded store in `dataDir` without it. */
@@ -50,6 +53,8 @@ const OPTIONS = {
   "max-batch": { env: "MAX_BATCH_CUSTOMERS", kind: "int", min: 1, max: 1_000_000, default: 10_000 },
   "max-connections": { env: "MAX_CONNECTIONS", kind: "int", min: 1, max: 1_000_000, default: 800 },
   threshold: { env: "CHURN_THRESHOLD", kind: "number", min: 0, max: 1 },
+  holdout: { env: "HOLDOUT", kind: "number", min: 0, max: 0.99 },
+  "holdout-salt": { env: "HOLDOUT_SALT", kind: "string" },
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
   "database-url": { env: "DATABASE_URL", kind: "string" },
   triggers: { env: "TRIGGER_EVENTS", kind: "string", default: "login,billing,usage,support_ticket" },
@@ -127,6 +132,8 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     maxBatchCustomers: value("max-batch") as number,
     maxConnections: value("max-connections") as number,
     threshold: value("threshold") as number | undefined,
+    holdout: value("holdout") as number | undefined,
+    holdoutSalt: value("holdout-salt") as string | undefined,
     customersFile: value("customers") as string | undefined,
     databaseUrl: value("database-url") as string | undefined,
     churnInput: churnInput(value("churn-input") as string | undefined, flags["churn-input"] !== undefined ? "--churn-input" : "CHURN_INPUT"),

@@ -36,13 +36,14 @@ describe("the seed example", () => {
     expect(Object.keys(body).sort()).toEqual(
       [
         "prediction_id", "customer_id", "model_version", "churn_probability", "risk_level", "recommended_intervention",
-        "predicted_churn_reduction", "confidence_interval", "should_intervene", "cost", "expected_value", "alternatives",
+        "predicted_churn_reduction", "confidence_interval", "should_intervene", "holdout", "cost", "expected_value", "alternatives",
         "imputed_features", "unknown_categories", "latency_ms",
       ].sort(),
     );
     expect(body.customer_id).toBe("CUST-001");
     expect(body.risk_level).toBe("MEDIUM");
     expect(body.should_intervene).toBe(true);
+    expect(body.holdout).toBe(false);
     expect(body.confidence_interval[0]).toBeLessThan(body.predicted_churn_reduction);
     expect(body.imputed_features).toContain("total_charges");
     for (const alt of body.alternatives) {

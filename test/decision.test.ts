@@ -13,7 +13,7 @@ const catalog: Intervention[] = [
 ];
 
 const settings: DecisionSettings = {
-  threshold: 0.3, riskMedium: 0.3, riskHigh: 0.6, policy: "max_reduction", requireSignificance: false, maxCost: null, valueField: "monthly_charges", valueHorizonMonths: 12,
+  threshold: 0.3, riskMedium: 0.3, riskHigh: 0.6, policy: "max_reduction", gate: "risk", requireSignificance: false, maxCost: null, valueField: "monthly_charges", valueHorizonMonths: 12,
 };
 
 const effect = fc

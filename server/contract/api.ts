@@ -5,6 +5,13 @@ import { z } from "zod";
 export const Policy = z.enum(["max_reduction", "max_value"]);
 export type Policy = z.infer<typeof Policy>;
 
+/**
+ * Who may get an intervention: "risk", customers above the churn threshold (the default);
+ * "value", any customer whose best option has a positive expected value, whatever the risk.
+ */
+export const Gate = z.enum(["risk", "value"]);
+export type Gate = z.infer<typeof Gate>;
+
 export const RiskLevel = z.enum(["LOW", "MEDIUM", "HIGH"]);
 export type RiskLevel = z.infer<typeof RiskLevel>;
 
@@ -20,6 +27,7 @@ export const PredictOptions = z
     threshold: z.number().min(0).max(1).optional(),
     confidence_level: ConfidenceLevel.optional(),
     policy: Policy.optional(),
+    gate: Gate.optional(),
     max_cost: z.number().min(0).optional(),
     include_alternatives: z.boolean().optional(),
     require_significance: z.boolean().optional(),
@@ -110,6 +118,11 @@ export const PredictResponse = z.object({
   predicted_churn_reduction: z.number().nullable(),
   confidence_interval: z.tuple([z.number(), z.number()]).nullable(),
   should_intervene: z.boolean(),
+  /**
+   * In the holdout group (DESIGN section 10): no intervention whatever the model says, so that
+   * realized uplift can be measured; the recommendation it would have had is logged, not returned.
+   */
+  holdout: z.boolean(),
   /** Cost of the recommended intervention. */
   cost: z.number().nullable(),
   expected_value: z.number().nullable(),

@@ -1,7 +1,7 @@
 // The JSON files of a model bundle (DESIGN section 2), as zod schemas: each file is checked on its
 // own here and against the others when the bundle loads (server/bundle/load.ts).
 import { z } from "zod";
-import { ConfidenceLevel, Policy } from "./api.ts";
+import { ConfidenceLevel, Gate, Policy } from "./api.ts";
 
 const NumericField = z
   .object({
@@ -42,11 +42,16 @@ export const DecisionConfig = z
       .default({ medium: 0.3, high: 0.6 }),
     confidence_level: ConfidenceLevel.default(0.95),
     policy: Policy.default("max_reduction"),
+    gate: Gate.default("risk"),
     require_significance: z.boolean().default(false),
     /** Customer value = this field's value x `value_horizon_months` (a numeric field of the manifest). */
     value_field: z.string().default("monthly_charges"),
     value_horizon_months: z.number().positive().default(12),
     max_cost: z.number().min(0).nullable().default(null),
+    /** Share of the gated customers held out of any intervention (DESIGN section 10); 0 turns it off. */
+    holdout: z.number().min(0).lt(1).default(0),
+    /** Holdout assignment hashes the salt with customer_id: change it to draw a new holdout group. */
+    holdout_salt: z.string().min(1).default("holdout"),
   })
   .strict();
 export type DecisionConfig = z.infer<typeof DecisionConfig>;

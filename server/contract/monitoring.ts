@@ -18,7 +18,7 @@ export interface ReliabilityBin {
 
 export interface AlertEvent {
   id: string;
-  kind: "latency" | "auc" | "feature_drift" | "effect_drift";
+  kind: "latency" | "auc" | "feature_drift" | "effect_drift" | "effect_calibration";
   subject: string;
   value: number;
   threshold: number;
@@ -62,6 +62,42 @@ export interface MetricsSnapshot {
   feature_histograms: FeatureHistogram[];
   /** The server's recent history, sent with the first snapshot of a subscription (oldest first). */
   history?: HistoryPoint[];
+  /** Holdout and realized uplift (DESIGN section 10). */
+  uplift: UpliftSummary;
+}
+
+/**
+ * Realized uplift over the labelled window: treated customers vs holdout customers who would have
+ * had the same recommendation. `uplift` = churn rate of holdout - churn rate of treated, in
+ * probability points, with a 95% interval (Newcombe's hybrid score interval); `predicted_reduction`
+ * is the forest's mean for the same customers (both groups). Null where there are too few labels.
+ */
+export interface UpliftSummary {
+  /** The configured share held out (null before a bundle is loaded). */
+  holdout_fraction: number | null;
+  labelled_treated: number;
+  labelled_holdout: number;
+  overall: UpliftEstimate;
+  by_intervention: ({ intervention: string; labelled: number } & UpliftEstimate)[];
+  /** Realized value of the policy per customer it acts on: prevented churn x customer value - cost (normal interval). */
+  policy_value: { per_customer: number | null; ci_lower: number | null; ci_upper: number | null };
+  /**
+   * Uplift (Qini) curve of the forest's ranking: customers by predicted reduction, highest first;
+   * at each share of them, churns prevented among the treated of that share (holdout churn rate
+   * scaled to the treated count, minus treated churns), per labelled customer. Empty with too few labels.
+   */
+  qini: { fraction: number; prevented: number }[];
+}
+
+export interface UpliftEstimate {
+  labelled_treated: number;
+  labelled_holdout: number;
+  churn_treated: number | null;
+  churn_holdout: number | null;
+  uplift: number | null;
+  ci_lower: number | null;
+  ci_upper: number | null;
+  predicted_reduction: number | null;
 }
 
 export interface WorkflowSummary {

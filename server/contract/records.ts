@@ -26,18 +26,38 @@ export interface PredictionRecord {
   churn_probability: number;
   /** Per intervention; null when the forest was not evaluated (below the churn gate). */
   effects: Effects | null;
+  /** With `holdout`, the recommendation the customer would have had (and its reduction, cost and value). */
   recommended_intervention: string | null;
   should_intervene: boolean;
+  /**
+   * In the holdout group: should_intervene is false whatever the model says, and the recommended
+   * fields say what it would have been (DESIGN section 10). Absent in logs written before holdout.
+   */
+  holdout?: boolean;
   predicted_churn_reduction: number | null;
   cost: number | null;
   expected_value: number | null;
+  /** What a prevented churn is worth for this customer (value field x horizon), as expected_value counts it. */
+  customer_value?: number;
   latency_ms: number;
+}
+
+/** A prediction's part in the holdout experiment: treated, or held out of the intervention it would have had. */
+export interface ExperimentArm {
+  group: "treated" | "holdout";
+  intervention: string;
+  /** The forest's predicted reduction of churn probability for that intervention. */
+  predicted_reduction: number;
+  customer_value: number;
+  cost: number;
 }
 
 /** What an outcome needs of the prediction it joins. */
 export interface JoinedPrediction {
   prediction_id: string;
   churn_probability: number;
+  /** Treated or held out (realized uplift counts it); absent for a prediction with no recommendation. */
+  experiment?: ExperimentArm;
 }
 
 /** An observed outcome joined to its prediction: what the log keeps and the monitor counts. */

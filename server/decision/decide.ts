@@ -1,7 +1,7 @@
 // The decision rules (DESIGN section 4) for one customer: risk level, churn gate, each
 // intervention's reduction with its interval, eligibility (rules, cooldown, cost cap), expected
 // value, and the policy's choice.
-import type { Alternative, Policy, RiskLevel } from "../contract/api.ts";
+import type { Alternative, Gate, Policy, RiskLevel } from "../contract/api.ts";
 import type { Intervention, Rule } from "../contract/bundle.ts";
 import type { Effects } from "../contract/records.ts";
 
@@ -10,6 +10,8 @@ export interface DecisionSettings {
   riskMedium: number;
   riskHigh: number;
   policy: Policy;
+  /** "risk": only above `threshold`; "value": any customer with a positive-value option. */
+  gate: Gate;
   requireSignificance: boolean;
   /** Per-customer cost cap; null for none. */
   maxCost: number | null;
@@ -23,8 +25,12 @@ export type LastTriggered = (intervention: string) => number | undefined;
 
 export interface Decision {
   riskLevel: RiskLevel;
-  /** Above the churn threshold: the forest is consulted and an intervention may be chosen. */
+  /** Above the churn threshold. */
   atRisk: boolean;
+  /** Through the gate: an intervention may be chosen (at risk, or any customer with the value gate). */
+  open: boolean;
+  /** What a prevented churn is worth: the value field x the horizon. */
+  customerValue: number;
   /** Every intervention of the catalog, as the response's alternatives show them. */
   candidates: Alternative[];
   /** The candidates that are eligible and pass the policy's bar (positive reduction or value; significance). */
@@ -86,9 +92,20 @@ export function score(c: Pick<Alternative, "churn_reduction" | "expected_value">
   return policy === "max_value" ? c.expected_value : c.churn_reduction;
 }
 
-/** Whether an eligible candidate passes the policy's bar: a positive score and, if required, significance. */
-export function qualifies(c: Pick<Alternative, "eligible" | "churn_reduction" | "expected_value" | "ci_lower">, settings: Pick<DecisionSettings, "policy" | "requireSignificance">): boolean {
-  return c.eligible && score(c, settings.policy) > 0 && (!settings.requireSignificance || c.ci_lower > 0);
+/**
+ * Whether an eligible candidate passes the policy's bar: a positive score, a positive expected
+ * value under the value gate, and significance if required.
+ */
+export function qualifies(
+  c: Pick<Alternative, "eligible" | "churn_reduction" | "expected_value" | "ci_lower">,
+  settings: Pick<DecisionSettings, "policy" | "requireSignificance"> & { gate?: Gate },
+): boolean {
+  return c.eligible && score(c, settings.policy) > 0 && (settings.gate !== "value" || c.expected_value > 0) && (!settings.requireSignificance || c.ci_lower > 0);
+}
+
+/** Whether the forest is needed to decide: above the churn threshold, or for every customer under the value gate. */
+export function needsEffects(probability: number, settings: Pick<DecisionSettings, "gate" | "threshold">): boolean {
+  return settings.gate === "value" || probability > settings.threshold;
 }
 
 export function decide(
@@ -101,6 +118,7 @@ export function decide(
   now: number,
 ): Decision {
   const atRisk = probability > settings.threshold;
+  const open = needsEffects(probability, settings);
   const value = values[settings.valueField];
   const customerValue = (typeof value === "number" ? value : 0) * settings.valueHorizonMonths;
   const candidates: Alternative[] = [];
@@ -124,9 +142,9 @@ export function decide(
       candidates.push(candidate);
       if (qualifies(candidate, settings)) {
         qualifying.push(candidate);
-        if (atRisk && (chosen === null || score(candidate, settings.policy) > score(chosen, settings.policy))) chosen = candidate;
+        if (open && (chosen === null || score(candidate, settings.policy) > score(chosen, settings.policy))) chosen = candidate;
       }
     }
   }
-  return { riskLevel: riskLevel(probability, settings), atRisk, candidates, qualifying, chosen };
+  return { riskLevel: riskLevel(probability, settings), atRisk, open, customerValue, candidates, qualifying, chosen };
 }

@@ -11,6 +11,7 @@ import { SnapshotHistory } from "./history.ts";
 import { LatencyTracker } from "./latency.ts";
 import { auc, brier, chi2Contingency, ece, ks2sampSorted, reliability, sorted } from "./stats.ts";
 import { FieldSources, InterventionTally } from "./tallies.ts";
+import { UpliftWindow } from "./uplift.ts";
 import { InputWindow, LabelledWindow, NumberWindow } from "./windows.ts";
 
 export interface MonitorOptions {
@@ -22,6 +23,12 @@ export interface MonitorOptions {
   labelledWindow?: number;
   /** Labels of each class needed before AUC is reported and alerted on (200). */
   minLabelsPerClass?: number;
+  /** Labelled treated and holdout predictions that realized uplift covers (10,000). */
+  upliftWindow?: number;
+  /** Labels in each group (treated, holdout) before an uplift figure is reported (30). */
+  upliftMinimum?: number;
+  /** Labels in each group before effect_calibration is alerted on (200). */
+  effectCalibrationMinimum?: number;
   latencyWindowS?: number;
   p99AlertMs?: number;
   aucAlert?: number;
@@ -57,6 +64,8 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
   private readonly inputs: InputWindow;
   private readonly effects = new Map<string, NumberWindow>();
   private readonly labelled: LabelledWindow;
+  private readonly uplift: UpliftWindow;
+  private holdoutFraction: number | null = null;
   private readonly scores: NumberWindow;
   private readonly fieldSources: FieldSources;
   private readonly interventions = new InterventionTally();
@@ -68,6 +77,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
   constructor(options: MonitorOptions = {}) {
     this.o = {
       driftWindow: 1000, driftMinimum: 100, labelledWindow: 5000, minLabelsPerClass: 200, latencyWindowS: 60,
+      upliftWindow: 10_000, upliftMinimum: 30, effectCalibrationMinimum: 200,
       p99AlertMs: 200, aucAlert: 0.75, driftAlertP: 0.01, historyIntervalMs: 10_000, historySize: 360, ...options,
     };
     this.scores = new NumberWindow(this.o.driftWindow);
@@ -76,11 +86,13 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     this.latency = new LatencyTracker(this.o.latencyWindowS);
     this.inputs = new InputWindow(this.o.driftWindow);
     this.labelled = new LabelledWindow(this.o.labelledWindow);
+    this.uplift = new UpliftWindow(this.o.upliftWindow);
   }
 
-  /** The bundle's reference distributions; called at start and after every reload. */
-  setBundle(version: string, reference: Reference): void {
+  /** The bundle's reference distributions and the holdout share in force; called at start and after every reload. */
+  setBundle(version: string, reference: Reference, holdoutFraction = 0): void {
     this.modelVersion = version;
+    this.holdoutFraction = holdoutFraction;
     const sortAll = (samples: Record<string, number[]>) => new Map(Object.entries(samples).map(([k, v]) => [k, sorted(v)]));
     const numeric = sortAll(reference.numeric);
     const bins = new Map([...numeric].map(([k, v]) => [k, numericBins(v)]));
@@ -107,7 +119,10 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
   }
 
   onOutcomes(outcomes: LabelledOutcome[]): void {
-    for (const o of outcomes) this.labelled.push(o.churn_probability, o.churned);
+    for (const o of outcomes) {
+      this.labelled.push(o.churn_probability, o.churned);
+      this.uplift.push(o);
+    }
   }
 
   /** Rebuilds the windows from logged predictions and outcomes after a restart (oldest first). */
@@ -209,6 +224,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     const calibration = this.calibration();
     const { drift: feature_drift, histograms: feature_histograms } = this.featureDrift();
     const effect_drift = this.effectDrift();
+    const uplift = this.uplift.summary(this.holdoutFraction, this.o.upliftMinimum);
 
     for (const [op, l] of Object.entries(latency)) {
       this.alerts.set("latency", op, l.p99_ms !== null && l.p99_ms > this.o.p99AlertMs, l.p99_ms ?? 0, this.o.p99AlertMs, now);
@@ -216,6 +232,12 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     this.alerts.set("auc", "churn_model", calibration.auc !== null && calibration.auc < this.o.aucAlert, calibration.auc ?? 0, this.o.aucAlert, now);
     for (const d of feature_drift) this.alerts.set("feature_drift", d.feature, d.drifted, d.p_value ?? 1, this.o.driftAlertP, now);
     for (const d of effect_drift) this.alerts.set("effect_drift", d.intervention, d.drifted, d.p_value ?? 1, this.o.driftAlertP, now);
+    // The realized interval excludes the forest's predicted reduction for the same customers.
+    for (const [subject, e] of [["overall", uplift.overall] as const, ...uplift.by_intervention.map((e) => [e.intervention, e] as const)]) {
+      const judged = e.labelled_treated >= this.o.effectCalibrationMinimum && e.labelled_holdout >= this.o.effectCalibrationMinimum && e.predicted_reduction !== null;
+      const off = judged && (e.predicted_reduction! < e.ci_lower! || e.predicted_reduction! > e.ci_upper!);
+      this.alerts.set("effect_calibration", subject, off, e.uplift ?? 0, e.predicted_reduction ?? 0, now);
+    }
 
     const uptime = (now - this.started) / 1000;
     const snapshot: MetricsSnapshot = {
@@ -234,6 +256,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
       workflow: this.workflowSummary(now),
       inputs: this.fieldSources.rates(),
       feature_histograms,
+      uplift,
     };
     this.past.offer(snapshot, now);
     this.latest = { at: now, snapshot };

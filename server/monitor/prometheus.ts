@@ -4,6 +4,7 @@
 // descriptors). A figure with no data yet has no sample at all, never 0: a rule such as
 // `churn_auc < 0.75` must not fire on a fresh pod.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { MetricsSnapshot } from "../contract/monitoring.ts";
 import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { Monitor } from "./monitor.ts";
 
@@ -68,6 +69,26 @@ export class PrometheusMetrics implements PredictionObserver {
       g.reset();
       for (const a of current().alerts) g.inc({ kind: a.kind });
     });
+    // Realized uplift (DESIGN section 10), overall (intervention="overall") and per intervention.
+    const upliftGauge = (name: string, help: string, read: (e: MetricsSnapshot["uplift"]["overall"]) => number | null) =>
+      gauge(name, help, ["intervention"], (g) => {
+        g.reset();
+        const u = current().uplift;
+        for (const [intervention, e] of [["overall", u.overall] as const, ...u.by_intervention.map((e) => [e.intervention, e] as const)]) {
+          const v = read(e);
+          if (v !== null) g.set({ intervention }, v);
+        }
+      });
+    upliftGauge("churn_uplift", "Realized uplift: churn rate of holdout minus treated (absent with too few labels)", (e) => e.uplift);
+    upliftGauge("churn_uplift_ci_lower", "Lower end of the realized uplift's 95% interval (Newcombe)", (e) => e.ci_lower);
+    upliftGauge("churn_uplift_ci_upper", "Upper end of the realized uplift's 95% interval (Newcombe)", (e) => e.ci_upper);
+    upliftGauge("churn_uplift_predicted_reduction", "The forest's mean predicted reduction for the same customers", (e) => e.predicted_reduction);
+    gauge("churn_uplift_labelled", "Labelled predictions in the realized-uplift window, by group", ["group"], (g) => {
+      const u = current().uplift;
+      g.set({ group: "treated" }, u.labelled_treated);
+      g.set({ group: "holdout" }, u.labelled_holdout);
+    });
+    new OptionalGauge("churn_policy_value_per_customer", "Realized value of the policy per customer it acts on (absent with too few labels)", this.registry, () => current().uplift.policy_value.per_customer);
     new OptionalGauge("churn_workflow_oldest_pending_seconds", "Age of the oldest undelivered workflow entry (absent with none)", this.registry, () => current().workflow?.oldest_pending_s ?? null);
     new Counter({ name: "churn_alerts_fired_total", help: "Alert events ever emitted", registers: [this.registry], collect() { this.reset(); this.inc(m.alerts.fired); } });
     extra(this.registry);

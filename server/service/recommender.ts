@@ -28,7 +28,8 @@ import type { CustomerEvent } from "../contract/events.ts";
 import type { ChurnService } from "../contract/service.ts";
 import { CustomerDataRefusal, type CustomerData, type Profile } from "../contract/customer-data.ts";
 import type { InterventionHistory, PredictionLog } from "../contract/storage.ts";
-import { decide, score, type Decision, type DecisionSettings } from "../decision/decide.ts";
+import { decide, needsEffects, score, type Decision, type DecisionSettings } from "../decision/decide.ts";
+import { inHoldout } from "../decision/holdout.ts";
 import type { Resolved } from "../features/pipeline.ts";
 import { MemoryInterventionHistory } from "../store/history.ts";
 import { traced } from "../observability/trace-context.ts";
@@ -54,8 +55,8 @@ export interface RecommenderOptions {
   observers?: PredictionObserver[];
   /** Customers per batchPredict call (10,000). */
   maxBatchCustomers?: number;
-  /** Decision settings that override the bundle manifest's defaults. */
-  overrides?: Partial<DecisionSettings> & { confidenceLevel?: number };
+  /** Decision settings that override the bundle manifest's defaults (`holdout`: the share held out). */
+  overrides?: Partial<DecisionSettings> & { confidenceLevel?: number; holdout?: number; holdoutSalt?: string };
   /** Share a WASM instance (tests); one is created otherwise. */
   core?: WasmCore;
   /** Called with every bundle put in service (at open and after each reload). */
@@ -73,6 +74,8 @@ interface Scored {
   probability: number;
   effects: Effects | null;
   decision: Decision;
+  /** Held out of any intervention (DESIGN section 10); never for a dry run, which acts on no one. */
+  holdout: boolean;
 }
 
 /** The decision settings and confidence level that apply to a request. */
@@ -176,7 +179,7 @@ export class Recommender implements ChurnService {
       if (!input) throw new RequestError("invalid request", issues);
       const [scored] = this.score(bundle, [input]);
       const response = this.respond(bundle, scored, scored.decision.chosen, performance.now() - t0);
-      traced("log", () => this.deliver(bundle, [scored], [response], "predict"));
+      traced("log", () => this.deliver(bundle, [scored], [response], [scored.decision.chosen], "predict"));
       return response;
     });
   }
@@ -198,13 +201,15 @@ export class Recommender implements ChurnService {
       const scored = this.score(bundle, inputs as ScoredInput[]);
       const chosen = scored.map((s) => s.decision.chosen);
       if (request.budget !== undefined) {
-        // Within the budget, the batch maximises total expected value over the qualifying options.
-        pickWithin(scored.map((s) => (s.decision.atRisk ? s.decision.qualifying : [])), request.budget).forEach((pick, i) => (chosen[i] = pick));
+        // Within the budget, the batch maximises total expected value over the qualifying options of
+        // the customers through the gate. Holdout customers take part and their picks are then
+        // withheld (their share stays unspent): treated and held out are picked by the same rule.
+        pickWithin(scored.map((s) => (s.decision.open ? s.decision.qualifying : [])), request.budget).forEach((pick, i) => (chosen[i] = pick));
       }
       const elapsed = performance.now() - t0;
       const results = scored.map((s, i) => this.respond(bundle, s, chosen[i], elapsed));
-      traced("log", () => this.deliver(bundle, scored, results, "batchPredict"));
-      const picked = chosen.filter((c): c is Alternative => c !== null);
+      traced("log", () => this.deliver(bundle, scored, results, chosen, "batchPredict"));
+      const picked = chosen.filter((c, i): c is Alternative => c !== null && !scored[i].holdout);
       return {
         results,
         summary: {
@@ -266,6 +271,7 @@ export class Recommender implements ChurnService {
       riskMedium: o.riskMedium ?? d.risk_levels.medium,
       riskHigh: o.riskHigh ?? d.risk_levels.high,
       policy: options.policy ?? o.policy ?? d.policy,
+      gate: options.gate ?? o.gate ?? d.gate,
       requireSignificance: options.require_significance ?? o.requireSignificance ?? d.require_significance,
       maxCost: options.max_cost ?? o.maxCost ?? d.max_cost,
       valueField: d.value_field,
@@ -313,25 +319,35 @@ export class Recommender implements ChurnService {
     return { request, resolved, ...applied, includeAlternatives: options?.include_alternatives, dryRun: options?.dry_run === true };
   }
 
-  /** Both models over all rows at once; the forest above the churn gate, or below it when alternatives are asked for. */
+  /** Both models over all rows at once; the forest where the gate needs it, or when alternatives are asked for. */
   private score(bundle: Bundle, inputs: ScoredInput[]): Scored[] {
     const { probabilities, effects } = scoreCustomers(bundle, inputs.map((input) => input.resolved), (i, p) =>
-      p > inputs[i].settings.threshold || inputs[i].includeAlternatives === true ? inputs[i].confidence : null,
+      needsEffects(p, inputs[i].settings) || inputs[i].includeAlternatives === true ? inputs[i].confidence : null,
     );
     const now = Date.now();
+    const holdout = this.holdout(bundle);
     return traced("decision", () => inputs.map((input, i) => {
       const id = input.request.customer_id;
       const decision = decide(
         probabilities[i], input.resolved.values, effects[i], bundle.interventions, input.settings,
         (iv) => this.history.lastTriggered(id, iv), now,
       );
-      return { ...input, probability: probabilities[i], effects: effects[i], decision };
+      const held = decision.open && !input.dryRun && inHoldout(id, holdout.fraction, holdout.salt);
+      return { ...input, probability: probabilities[i], effects: effects[i], decision, holdout: held };
     }));
   }
 
-  private respond(bundle: Bundle, s: Scored, chosen: Alternative | null, elapsed: number): PredictResponse {
+  /** The holdout share and salt: the configuration's over the bundle manifest's. */
+  private holdout(bundle: Bundle): { fraction: number; salt: string } {
+    const d = bundle.manifest.decision;
+    return { fraction: this.options.overrides?.holdout ?? d.holdout, salt: this.options.overrides?.holdoutSalt ?? d.holdout_salt };
+  }
+
+  /** The answer; for a holdout customer without the pick it would have had (`wouldChoose`, only logged). */
+  private respond(bundle: Bundle, s: Scored, wouldChoose: Alternative | null, elapsed: number): PredictResponse {
     const policy = s.settings.policy;
-    const showAlternatives = s.includeAlternatives ?? s.decision.atRisk;
+    const chosen = s.holdout ? null : wouldChoose;
+    const showAlternatives = s.includeAlternatives ?? s.decision.open;
     const alternatives = showAlternatives
       ? s.decision.candidates.filter((c) => c !== chosen).sort((a, b) => score(b, policy) - score(a, policy))
       : [];
@@ -345,6 +361,7 @@ export class Recommender implements ChurnService {
       predicted_churn_reduction: chosen?.churn_reduction ?? null,
       confidence_interval: chosen ? [chosen.ci_lower, chosen.ci_upper] : null,
       should_intervene: chosen !== null,
+      holdout: s.holdout,
       cost: chosen?.cost ?? null,
       expected_value: chosen?.expected_value ?? null,
       alternatives,
@@ -355,13 +372,15 @@ export class Recommender implements ChurnService {
   }
 
   /** After answering: cooldown history, then every observer (whose failures never fail a request); dry runs skip both. */
-  private deliver(bundle: Bundle, scored: Scored[], responses: PredictResponse[], operation: PredictionRecord["operation"]): void {
+  private deliver(bundle: Bundle, scored: Scored[], responses: PredictResponse[], chosen: (Alternative | null)[], operation: PredictionRecord["operation"]): void {
     const at = Date.now();
     const records: PredictionRecord[] = [];
     responses.forEach((r, i) => {
       const s = scored[i];
       if (s.dryRun) return;
       if (r.should_intervene && r.recommended_intervention) this.history.record(r.customer_id, r.recommended_intervention, at);
+      // A holdout customer's record keeps the recommendation it would have had.
+      const pick = chosen[i];
       records.push({
         prediction_id: r.prediction_id,
         at,
@@ -372,11 +391,13 @@ export class Recommender implements ChurnService {
         imputed_features: s.resolved.imputed,
         churn_probability: r.churn_probability,
         effects: s.effects,
-        recommended_intervention: r.recommended_intervention,
+        recommended_intervention: pick?.intervention ?? null,
         should_intervene: r.should_intervene,
-        predicted_churn_reduction: r.predicted_churn_reduction,
-        cost: r.cost,
-        expected_value: r.expected_value,
+        holdout: s.holdout,
+        predicted_churn_reduction: pick?.churn_reduction ?? null,
+        cost: pick?.cost ?? null,
+        expected_value: pick?.expected_value ?? null,
+        customer_value: s.decision.customerValue,
         latency_ms: r.latency_ms,
       });
     });
