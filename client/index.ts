@@ -20,6 +20,8 @@ export interface ChurnClientOptions {
   WebSocket?: unknown;
   /** Extra headers on HTTP calls (e.g. authorization at a gateway). */
   headers?: Record<string, string>;
+  /** An API key, for a server with access control: sent as `Authorization: Bearer <key>` over HTTP and in the WebSocket's connection parameters. */
+  apiKey?: string;
 }
 
 export type ChurnClient = TRPCClient<AppRouter> & { close(): void };
@@ -33,15 +35,23 @@ const noWebSocket: TRPCLink<AppRouter> = () => () =>
 export function createChurnClient(url: string, options: ChurnClientOptions = {}): ChurnClient {
   const base = url.replace(/\/+$/, "");
   const WebSocketImpl = (options.WebSocket ?? globalThis.WebSocket) as typeof WebSocket | undefined;
+  const authorization = options.apiKey === undefined ? undefined : `Bearer ${options.apiKey}`;
+  const headers = { ...options.headers, ...(authorization && { authorization }) };
   const ws = WebSocketImpl
-    ? createWSClient({ url: `${base.replace(/^http/, "ws")}/trpc`, WebSocket: WebSocketImpl, lazy: { enabled: true, closeMs: 10_000 } })
+    ? createWSClient({
+        url: `${base.replace(/^http/, "ws")}/trpc`,
+        WebSocket: WebSocketImpl,
+        lazy: { enabled: true, closeMs: 10_000 },
+        // Browsers cannot set headers on a WebSocket: the key goes in tRPC's first message.
+        connectionParams: authorization ? { authorization } : undefined,
+      })
     : null;
   const client = createTRPCClient<AppRouter>({
     links: [
       splitLink({
         condition: (op) => op.type === "subscription",
         true: ws ? wsLink({ client: ws }) : noWebSocket,
-        false: httpBatchLink({ url: `${base}/trpc`, headers: () => options.headers ?? {} }),
+        false: httpBatchLink({ url: `${base}/trpc`, headers: () => headers }),
       }),
     ],
   });

@@ -1,9 +1,10 @@
 // Configuration from the environment, overridden by the matching command-line flags; every
 // value is checked, and a bad one is refused naming the variable or flag and what was expected.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EVENT_TYPES } from "./contract/events.ts";
+import { parseApiKeys, parseOrigins, type ApiKey } from "./http/access.ts";
 
 /** The default bundle shipped with the package, beside package.json: from source (server/) or built (dist/server/). */
 export function bundledModels(): string {
@@ -42,6 +43,10 @@ export interface Config {
   logSegmentBytes: number;
   /** Log, monitor and workflow observers on (default); off only to measure their overhead. */
   monitoring: boolean;
+  /** API keys (API_KEYS or API_KEYS_FILE) as digests; access control is off when undefined. */
+  apiKeys?: ApiKey[];
+  /** Origins allowed cross-origin requests and WebSocket upgrades (CORS_ORIGINS). */
+  corsOrigins: string[];
 }
 
 /** Flag name, environment variable, and how to read it. */
@@ -64,6 +69,8 @@ const OPTIONS = {
   "log-segments": { env: "LOG_SEGMENTS", kind: "int", min: 1, max: 100_000, default: 16 },
   "log-segment-bytes": { env: "LOG_SEGMENT_BYTES", kind: "int", min: 4096, max: 2 ** 40, default: 64 * 1024 * 1024 },
   monitoring: { env: "MONITORING", kind: "switch", default: "on" },
+  "api-keys-file": { env: "API_KEYS_FILE", kind: "string" },
+  "cors-origins": { env: "CORS_ORIGINS", kind: "string" },
 } as const;
 
 type Spec = { env: string; kind: "int" | "number" | "string" | "url" | "switch"; min?: number; max?: number; default?: number | string };
@@ -106,6 +113,39 @@ function triggerList(raw: string, from: string): string[] {
   return list;
 }
 
+/**
+ * API_KEYS (environment only: a key in a process's arguments is visible to every local user) or
+ * API_KEYS_FILE (a file of the same JSON); neither: access control off.
+ */
+function apiKeys(env: Record<string, string | undefined>, file: string | undefined, fileFrom: string): ApiKey[] | undefined {
+  const inline = env.API_KEYS;
+  if (inline && file) throw new ConfigError(`API_KEYS and ${fileFrom} are both set; set one of them`);
+  let text = inline;
+  let from = "API_KEYS";
+  if (file) {
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new ConfigError(`${fileFrom}: cannot read ${file}: ${(err as Error).message}`);
+    }
+    from = `${fileFrom} (${file})`;
+  }
+  if (!text) return undefined;
+  try {
+    return parseApiKeys(text, from);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+function corsOrigins(raw: string | undefined, from: string): string[] {
+  try {
+    return parseOrigins(raw ?? "", from);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 /** Reads flags (`--port 8080`) over environment variables (`PORT=8080`) over defaults. */
 export function loadConfig(args: string[] = [], env: Record<string, string | undefined> = process.env): Config {
   let flags: Record<string, string | boolean | undefined>;
@@ -143,9 +183,11 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     logSegments: value("log-segments") as number,
     logSegmentBytes: value("log-segment-bytes") as number,
     monitoring: value("monitoring") === "on",
+    apiKeys: apiKeys(env, value("api-keys-file") as string | undefined, flags["api-keys-file"] !== undefined ? "--api-keys-file" : "API_KEYS_FILE"),
+    corsOrigins: corsOrigins(value("cors-origins") as string | undefined, flags["cors-origins"] !== undefined ? "--cors-origins" : "CORS_ORIGINS"),
   };
 }
 
 export const CONFIG_HELP = Object.entries(OPTIONS)
   .map(([flag, s]) => `  --${flag.padEnd(15)} ${s.env.padEnd(20)} ${"default" in s ? `default ${s.default}` : "unset"}`)
-  .join("\n");
+  .join("\n") + `\n  ${"".padEnd(17)} ${"API_KEYS".padEnd(20)} unset (environment only; or API_KEYS_FILE)`;

@@ -1,7 +1,7 @@
 // The REST adapter for services in other languages: the documented paths, the same zod schemas
 // and the same service calls as the tRPC procedures.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { z } from "zod";
+import { z } from "zod";
 import type { App } from "../app.ts";
 import { CONSOLE_HTML } from "../console/page.ts";
 import { BatchPredictRequest, CustomerImportRequest, CustomerQuery, OutcomeRequest, PlanBudgetRequest, PredictRequest } from "../contract/api.ts";
@@ -9,8 +9,12 @@ import { IngestInput } from "../contract/events.ts";
 import { RequestError } from "../contract/errors.ts";
 import { errorResponse, zodIssues } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
+import { CUSTOMER_PREFIX, refusal, routeScope, type Grant } from "./scopes.ts";
 
 type Handler = (app: App, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** `/admin/reload` takes no options yet: its body is `{}`. */
+const AdminReloadRequest = z.object({}).strict();
 
 /** The client went away before its body was read: not a service failure, not service latency. */
 class ClientGone extends Error {}
@@ -128,7 +132,9 @@ const routes: Record<string, Record<string, Handler>> = {
   "/openapi.json": { GET: async (app, _req, res) => send(res, 200, openApiDocument(app.service.health().model_version ?? "unknown")) },
   "/console": { GET: async (_app, _req, res) => send(res, 200, CONSOLE_HTML, "text/html; charset=utf-8") },
   "/admin/reload": {
-    POST: async (app, _req, res) => {
+    // A JSON body (`{}`), like every POST: a form or a text/plain fetch from a page cannot send one.
+    POST: async (app, req, res) => {
+      parse(AdminReloadRequest, await readJson(req, app.config.maxBodyBytes));
       try {
         send(res, 200, await app.service.reload());
       } catch (err) {
@@ -139,8 +145,11 @@ const routes: Record<string, Record<string, Handler>> = {
   },
 };
 
+/** The REST paths (`/customers/{id}` aside), for checking that each is in the scope table. */
+export const REST_PATHS: readonly string[] = Object.keys(routes);
+
 /** `GET /customers/{id}?as_of=...`: the id is the rest of the path, URL-decoded. */
-const CUSTOMER = "/customers/";
+const CUSTOMER = CUSTOMER_PREFIX;
 const customerRoute: Record<string, Handler> = {
   GET: timed("customers.get", async (app, req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -156,7 +165,8 @@ const customerRoute: Record<string, Handler> = {
   }),
 };
 
-export async function handleRest(app: App, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Serves `req`; `grant` is the caller's (server/http/access.ts), checked against the route's scope. */
+export async function handleRest(app: App, req: IncomingMessage, res: ServerResponse, grant: Grant): Promise<void> {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
@@ -167,6 +177,11 @@ export async function handleRest(app: App, req: IncomingMessage, res: ServerResp
     if (!handler) {
       res.setHeader("allow", Object.keys(methods).join(", "));
       return send(res, 405, { error: { code: "METHOD_NOT_ALLOWED", message: `${req.method} not allowed on ${path}; use ${Object.keys(methods).join(", ")}`, issues: [] } });
+    }
+    const refused = refusal(grant, routeScope(path), `${req.method} ${methods === customerRoute ? `${CUSTOMER}{id}` : path}`);
+    if (refused) {
+      if (refused.status === 401) res.setHeader("www-authenticate", "Bearer");
+      return send(res, refused.status, { error: { code: refused.code, message: refused.message, issues: [] } });
     }
     await handler(app, req, res);
   } catch (err) {

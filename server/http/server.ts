@@ -9,7 +9,9 @@ import { createApp, type App } from "../app.ts";
 import type { Config } from "../config.ts";
 import { appRouter } from "../api/router.ts";
 import type { ApiContext } from "../api/trpc.ts";
+import { procedureScope, refusal } from "../api/scopes.ts";
 import { handleRest, send } from "../api/rest.ts";
+import { Access } from "./access.ts";
 import { admitTrpc } from "./trpc-guard.ts";
 import { DEFAULT_SOCKET_LIMITS, guardSockets } from "./websocket.ts";
 import type { HealthResponse } from "../contract/api.ts";
@@ -46,12 +48,14 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
   const started = Date.now();
   let theApp: App | null = null;
   let trpc: ReturnType<typeof createHTTPHandler> | null = null;
+  const access = new Access(config.apiKeys, config.corsOrigins);
   // Every request, "starting" answers included, gets a request id, a span and an access-log line.
   const server = createServer({ keepAlive: true }, observeRequests((req, res) => {
+    if (access.cors(req, res)) return;
     if (!theApp || !trpc) starting(started, req, res);
     else if (req.url?.startsWith("/trpc/")) {
       if (admitTrpc(req, res, config.maxBodyBytes)) trpc(req, res);
-    } else void handleRest(theApp, req, res);
+    } else void handleRest(theApp, req, res, access.grant(req.headers.authorization));
   }));
   // Refused at accept beyond the limit, rather than the process running out of file descriptors
   // (which the log, the outbox and the health probe need too).
@@ -59,6 +63,10 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxBodyBytes });
   const unguard = guardSockets(wss, DEFAULT_SOCKET_LIMITS);
   server.on("upgrade", (req, socket, head) => {
+    if (!access.admitsUpgrade(req)) {
+      socket.end("HTTP/1.1 403 Forbidden\r\n\r\n");
+      return;
+    }
     if (!theApp) {
       socket.end("HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\n\r\n");
       return;
@@ -85,9 +93,26 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
   }
   const ready = theApp;
   const context: ApiContext = { service: ready.service, monitoring: ready.monitor, observeLatency: (op, ms) => ready.observeLatency(op, ms) };
+  // The key: over HTTP in the Authorization header; over WebSocket in tRPC's connection
+  // parameters (browsers cannot set headers on an upgrade), once for the connection.
   // Keep-alive is the guard's protocol pings: tRPC's own would be reset by any client message.
-  const wsHandler = applyWSSHandler({ wss, router: appRouter, createContext: () => context });
-  trpc = createHTTPHandler({ router: appRouter, createContext: () => context, basePath: "/trpc/", maxBodySize: config.maxBodyBytes });
+  const wsHandler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    createContext: ({ info }): ApiContext => ({ ...context, scopes: access.grant(info.connectionParams?.authorization) }),
+  });
+  trpc = createHTTPHandler({
+    router: appRouter,
+    createContext: ({ req, res, info }): ApiContext => {
+      const scopes = access.grant(req.headers.authorization);
+      // A refused call's body is never read, so the guard closes the connection after the answer:
+      // said in the answer, or a keep-alive client would send its next request into a closing socket.
+      if (info.calls.some((c) => refusal(scopes, procedureScope(c.path), c.path))) res.setHeader("connection", "close");
+      return { ...context, scopes };
+    },
+    basePath: "/trpc/",
+    maxBodySize: config.maxBodyBytes,
+  });
   let closing: Promise<void> | null = null;
   return {
     url,

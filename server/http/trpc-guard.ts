@@ -1,7 +1,8 @@
 // What tRPC's HTTP adapter is not let to do: serve subscriptions as server-sent events (a reader
 // that never reads would have them buffered without bound; subscriptions are served over the
-// WebSocket, where the guard bounds them), and go on reading a body past the limit (its own check
-// answers 413, and the socket was then read to the end).
+// WebSocket, where the guard bounds them), take a body that is not JSON (tRPC would take a form's
+// multipart body; a form or a text/plain fetch from any page must not reach a mutation), and go on
+// reading a body past the limit (its own check answers 413, and the socket was then read to the end).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { send } from "../api/rest.ts";
 
@@ -25,6 +26,10 @@ export function admitTrpc(req: IncomingMessage, res: ServerResponse, limit: numb
   }
   if (SUBSCRIPTIONS.test(procedures)) {
     return refuse(res, 405, "METHOD_NOT_SUPPORTED", "subscriptions are served over WebSocket at /trpc (tRPC's wsLink), not over HTTP");
+  }
+  const type = req.headers["content-type"] ?? "";
+  if (req.method === "POST" && !/^application\/json\b/i.test(type)) {
+    return refuse(res, 415, "UNSUPPORTED_MEDIA_TYPE", `expected content-type application/json, got ${JSON.stringify(type)}`);
   }
   const tooLarge = `request body over the limit of ${limit} bytes`;
   if (Number(req.headers["content-length"] ?? 0) > limit) return refuse(res, 413, "PAYLOAD_TOO_LARGE", tooLarge);
