@@ -11,6 +11,8 @@ import type { CustomerEvent } from "../server/contract/events.ts";
 import { EmbeddedCustomerData } from "../server/store/customer-data/embedded.ts";
 import { PostgresCustomerData } from "../server/store/postgres/customer-data.ts";
 import { startPostgres } from "../test/helpers/postgres-server.ts";
+import { loadConfig } from "../server/config.ts";
+import { startServer } from "../server/http/server.ts";
 import { percentiles, printTable, type BenchRow } from "./table.ts";
 
 export interface EventsBenchOptions {
@@ -102,6 +104,28 @@ export async function eventsBench(o: EventsBenchOptions): Promise<BenchRow[]> {
       await pg.close();
     } finally {
       await server?.stop();
+    }
+
+    // Single events over HTTP: the whole request path (JSON, validation, the store's commit). Each answer
+    // waits for its fsync, so the rate is concurrency over the commit time (group commit shares one fsync).
+    process.env.LOG_LEVEL ??= "off"; // an access line per request would measure the terminal
+    const http = await startServer(loadConfig(["--port", "0", "--data-dir", join(dir, "http"), "--monitoring", "off"], {}));
+    try {
+      const n = 5_000;
+      let next = 0;
+      const t0 = performance.now();
+      const worker = async () => {
+        while (next < n) {
+          const e = { ...event(next, n / 20, n), trigger: false };
+          next++;
+          const res = await fetch(`${http.url}/events`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(e) });
+          await res.arrayBuffer();
+        }
+      };
+      await Promise.all(Array.from({ length: 64 }, worker));
+      rows.push({ store: "embedded, single events over HTTP", customers: n / 20, events: n, "events/s, 1 batch at a time": "", "events/s, 4 in flight": `${Math.round(n / ((performance.now() - t0) / 1000))} (64 requests in flight)`, "profile p50 µs": "", "profile p99 µs": "", "RSS MB": "" });
+    } finally {
+      await http.close();
     }
 
     // Scale: one store, loaded in order with 4 batches in flight; RSS after a full collection.

