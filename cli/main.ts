@@ -9,6 +9,7 @@ import { predict } from "./commands/predict.ts";
 import { reference } from "./commands/reference.ts";
 import { score } from "./commands/score.ts";
 import { serve } from "./commands/serve.ts";
+import { simulateCommand } from "./commands/simulate.ts";
 import { UsageError } from "./commands/common.ts";
 
 const COMMANDS: Record<string, [(argv: string[]) => Promise<void>, string]> = {
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   effects: [effects, "evaluate a causal-forest export on a CSV of its feature columns"],
   reference: [reference, "write a bundle's reference.json (drift baselines) from a training CSV"],
   "import-pickles": [importPicklesCommand, "convert the original design's four pickles into a bundle (executes nothing from them)"],
+  simulate: [simulateCommand, "what the recommendations are worth: realized uplift and policy value vs the ground truth of a customer file"],
   "demo-drift": [demoDrift, "show drift and calibration alerts firing and resolving on sample traffic"],
 };
 

@@ -85,3 +85,28 @@ describe("decision rules", () => {
     expect(d).toMatchObject({ riskLevel: "LOW", atRisk: false, candidates: [], qualifying: [], chosen: null });
   });
 });
+
+describe("the value gate", () => {
+  const fx = (effects: Record<string, number>) => Object.fromEntries(catalog.map((iv) => [iv.name, { effect: -(effects[iv.name] ?? 0), lower: -(effects[iv.name] ?? 0) - 0.05, upper: -(effects[iv.name] ?? 0) + 0.05 }]));
+  const customer = { monthly_charges: 50, contract_type: "One year", internet_service: "DSL" };
+
+  it("intervenes below the churn threshold when an option has a positive expected value", () => {
+    // 0.05 x 600 - 0.5 = 29.5 for the nudge; the risk gate leaves a 10% customer alone.
+    const effects = fx({ email_nudge: 0.05 });
+    expect(decide(0.1, customer, effects, catalog, settings, never, 0).chosen).toBeNull();
+    const d = decide(0.1, customer, effects, catalog, { ...settings, gate: "value" }, never, 0);
+    expect(d).toMatchObject({ atRisk: false, open: true, customerValue: 600 });
+    expect(d.chosen?.intervention).toBe("email_nudge");
+  });
+
+  it("leaves out options whose expected value is not positive, whatever their reduction", () => {
+    // discount_199: 0.03 x 600 - 23.88 < 0, the largest reduction; the nudge: 0.01 x 600 - 0.5 > 0.
+    const effects = fx({ discount_199: 0.03, email_nudge: 0.01 });
+    expect(decide(0.5, customer, effects, catalog, settings, never, 0).chosen?.intervention).toBe("discount_199");
+    const d = decide(0.5, customer, effects, catalog, { ...settings, gate: "value" }, never, 0);
+    expect(d.qualifying.map((c) => c.intervention)).toEqual(["email_nudge"]);
+    expect(d.chosen?.intervention).toBe("email_nudge");
+    // No positive-value option: no intervention, at any risk.
+    expect(decide(0.9, { ...customer, monthly_charges: 1 }, fx({ discount_199: 0.03 }), catalog, { ...settings, gate: "value" }, never, 0).chosen).toBeNull();
+  });
+});
