@@ -40,13 +40,19 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
   const customers = config.databaseUrl
     ? await PostgresCustomerData.connect(config.databaseUrl)
     : await EmbeddedCustomerData.open(join(config.dataDir, "customers"));
-  const log = await FileLog.open(join(config.dataDir, "log"), { maxSegments: config.logSegments, maxSegmentBytes: config.logSegmentBytes });
-  const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl, correlation: correlationHeaders });
+  // The outbox is rebuilt from its delivery state and the log, whose lines are its entries.
+  const outbox = await Outbox.open(join(config.dataDir, "outbox"), { url: config.webhookUrl, concurrency: config.webhookConcurrency });
+  const log = await FileLog.open(join(config.dataDir, "log"), {
+    maxSegments: config.logSegments, maxSegmentBytes: config.logSegmentBytes, workflow: outbox, correlation: correlationHeaders,
+    outcomeCustomerWindowMs: config.outcomeCustomerWindowDays * 86_400_000,
+  });
+  await outbox.start(log);
   const monitor = new Monitor(monitorOptions);
   monitor.watchWorkflow(() => outbox.status());
   const metrics = new PrometheusMetrics(monitor, (registry) => {
     new Gauge({ name: "churn_log_durable_records", help: "Records fsynced to the prediction log", registers: [registry], collect() { this.set(log.durableSeq); } });
     new Gauge({ name: "churn_log_pending_records", help: "Records appended but not yet fsynced", registers: [registry], collect() { this.set(log.appendedSeq - log.durableSeq); } });
+    new Gauge({ name: "churn_log_write_ok", help: "1 while the prediction log can write, 0 while its commits fail (predictions are refused)", registers: [registry], collect() { this.set(log.writeError ? 0 : 1); } });
     new Gauge({
       name: "churn_workflow_entries", help: "Intervention workflow outbox entries by state", labelNames: ["state"], registers: [registry],
       collect() {
@@ -62,7 +68,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     triggers: config.triggers,
     history: log,
     log,
-    observers: config.monitoring ? [log, monitor, metrics, outbox, requestRecords] : [],
+    observers: config.monitoring ? [log, monitor, metrics, requestRecords] : [],
     maxBatchCustomers: config.maxBatchCustomers,
     overrides: { threshold: config.threshold, holdout: config.holdout, holdoutSalt: config.holdoutSalt },
     onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference, config.holdout ?? bundle.manifest.decision.holdout),

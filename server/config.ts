@@ -41,6 +41,10 @@ export interface Config {
   /** Prediction-log retention: segments kept, and the size at which a segment is closed. */
   logSegments: number;
   logSegmentBytes: number;
+  /** Webhook calls in flight at most (WEBHOOK_CONCURRENCY). */
+  webhookConcurrency: number;
+  /** An outcome given by customer id joins the customer's latest prediction only if made within this many days. */
+  outcomeCustomerWindowDays: number;
   /** Log, monitor and workflow observers on (default); off only to measure their overhead. */
   monitoring: boolean;
   /** API keys (API_KEYS or API_KEYS_FILE) as digests; access control is off when undefined. */
@@ -68,6 +72,8 @@ const OPTIONS = {
   "webhook-url": { env: "WEBHOOK_URL", kind: "url" },
   "log-segments": { env: "LOG_SEGMENTS", kind: "int", min: 1, max: 100_000, default: 16 },
   "log-segment-bytes": { env: "LOG_SEGMENT_BYTES", kind: "int", min: 4096, max: 2 ** 40, default: 64 * 1024 * 1024 },
+  "webhook-concurrency": { env: "WEBHOOK_CONCURRENCY", kind: "int", min: 1, max: 1024, default: 8 },
+  "outcome-customer-window-days": { env: "OUTCOME_CUSTOMER_WINDOW_DAYS", kind: "number", min: 0, max: 36_500, default: 90 },
   monitoring: { env: "MONITORING", kind: "switch", default: "on" },
   "api-keys-file": { env: "API_KEYS_FILE", kind: "string" },
   "cors-origins": { env: "CORS_ORIGINS", kind: "string" },
@@ -182,6 +188,8 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     webhookUrl: value("webhook-url") as string | undefined,
     logSegments: value("log-segments") as number,
     logSegmentBytes: value("log-segment-bytes") as number,
+    webhookConcurrency: value("webhook-concurrency") as number,
+    outcomeCustomerWindowDays: value("outcome-customer-window-days") as number,
     monitoring: value("monitoring") === "on",
     apiKeys: apiKeys(env, value("api-keys-file") as string | undefined, flags["api-keys-file"] !== undefined ? "--api-keys-file" : "API_KEYS_FILE"),
     corsOrigins: corsOrigins(value("cors-origins") as string | undefined, flags["cors-origins"] !== undefined ? "--cors-origins" : "CORS_ORIGINS"),

@@ -63,8 +63,10 @@ describe("monitoring over the API", () => {
     expect(status).toBe(200);
     expect(body.matched).toHaveLength(500);
     expect(body.unmatched).toEqual([{ index: 500, reason: "no prediction nope in the log's retention" }]);
+    // By customer it is the customer's latest prediction, which already has its outcome: a conflict, not a second count.
     const byCustomer = await client.recordOutcome.mutate({ customer_id: customers[0].customer_id, churned: false });
-    expect(byCustomer.matched[0].prediction_id).toBe(results[0].prediction_id);
+    expect(byCustomer.matched).toEqual([]);
+    expect(byCustomer.conflicts).toEqual([{ index: 0, prediction_id: results[0].prediction_id, reason: "the prediction already has an outcome" }]);
     const bad = await post(`${server.url}/outcomes`, { churned: "yes" });
     expect(bad.status).toBe(400);
   });

@@ -32,6 +32,8 @@ interface Added {
   p: number;
   /** index.next before it was added: segment boundaries are taken there. */
   mark: number;
+  /** An outcome joined it. */
+  labelled: boolean;
 }
 
 // One step: a new process or not, sequence numbers skipped (never logged), the customer, the
@@ -41,6 +43,7 @@ const step = fc.record({
   skip: fc.integer({ min: 0, max: 3 }),
   customer: fc.integer({ min: 0, max: 6 }),
   p: fc.double({ min: 0, max: 1, noNaN: true }),
+  label: fc.boolean(),
 });
 
 describe("prediction index", () => {
@@ -55,8 +58,10 @@ describe("prediction index", () => {
           if (s.newProcess) ids = new PredictionIds();
           for (let k = 0; k < s.skip; k++) skipped.push(ids.next());
           const id = ids.next();
-          added.push({ id, customer: `c${s.customer}`, p: s.p, mark: index.next });
+          added.push({ id, customer: `c${s.customer}`, p: s.p, mark: index.next, labelled: s.label });
           index.add(id, `c${s.customer}`, s.p);
+          if (s.label) expect(index.label(id)).toBe(true);
+          if (s.label) expect(index.label(id)).toBe(false);
         }
         // Retention: everything before the segment that starts at the `dropAt`-th prediction goes.
         const cut = Math.min(dropAt, added.length);
@@ -64,11 +69,11 @@ describe("prediction index", () => {
         index.dropBefore(boundary);
         const kept = added.slice(cut);
         for (const a of added.slice(0, cut)) expect(index.find({ prediction_id: a.id })).toBeUndefined();
-        for (const a of kept) expect(index.find({ prediction_id: a.id })).toEqual({ prediction_id: a.id, churn_probability: a.p });
+        for (const a of kept) expect(index.find({ prediction_id: a.id })).toEqual({ prediction_id: a.id, churn_probability: a.p, labelled: a.labelled });
         for (const id of skipped) expect(index.find({ prediction_id: id })).toBeUndefined();
         for (let c = 0; c <= 6; c++) {
           const latest = [...added].reverse().find((a) => a.customer === `c${c}`);
-          const want = latest && kept.includes(latest) ? { prediction_id: latest.id, churn_probability: latest.p } : undefined;
+          const want = latest && kept.includes(latest) ? { prediction_id: latest.id, churn_probability: latest.p, labelled: latest.labelled } : undefined;
           expect(index.find({ customer_id: `c${c}` })).toEqual(want);
         }
       }),
@@ -83,7 +88,7 @@ describe("prediction index", () => {
     index.add("1a015ddf-cd3b-4adc-ae73-37214691baf1", "c", 0.9);
     index.add(id, "c", 0.25);
     index.add(id, "c", 0.75);
-    expect(index.find({ prediction_id: id })).toEqual({ prediction_id: id, churn_probability: 0.25 });
+    expect(index.find({ prediction_id: id })).toEqual({ prediction_id: id, churn_probability: 0.25, labelled: false });
     expect(index.find({ prediction_id: "1a015ddf-cd3b-4adc-ae73-37214691baf1" })).toBeUndefined();
     expect(index.next).toBe(1);
   });
@@ -97,10 +102,22 @@ describe("prediction index", () => {
       if (i === 0) first = id;
       index.add(id, `c${i % 5000}`, (i % 100) / 100);
     }
-    expect(index.find({ prediction_id: first })).toEqual({ prediction_id: first, churn_probability: 0 });
+    expect(index.find({ prediction_id: first })).toEqual({ prediction_id: first, churn_probability: 0, labelled: false });
     // 5,000 customers: the per-customer column grew past its first 1,024.
-    expect(index.find({ customer_id: "c4999" })).toEqual({ prediction_id: PredictionIds.format(ids.instance, 999_999), churn_probability: 0.99 });
+    expect(index.find({ customer_id: "c4999" })).toEqual({ prediction_id: PredictionIds.format(ids.instance, 999_999), churn_probability: 0.99, labelled: false });
     expect(index.find({ customer_id: "c5000" })).toBeUndefined();
+  });
+
+  it("joins a customer's latest prediction only if made within the window", () => {
+    const index = new PredictionIndex();
+    const ids = new PredictionIds();
+    const [old, recent] = [ids.next(), ids.next()];
+    index.add(old, "old", 0.4, 1_000);
+    index.add(recent, "recent", 0.6, 5_000);
+    expect(index.find({ customer_id: "old" }, 2_000)).toBeUndefined();
+    expect(index.find({ customer_id: "recent" }, 2_000)).toEqual({ prediction_id: recent, churn_probability: 0.6, labelled: false });
+    // By id, the window does not apply.
+    expect(index.find({ prediction_id: old }, 2_000)?.prediction_id).toBe(old);
   });
 });
 

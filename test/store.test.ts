@@ -41,9 +41,10 @@ describe("prediction log", () => {
     expect(log.durableSeq).toBe(102);
     await log.close();
 
-    const again = await FileLog.open(dir, { recentSize: 10 });
+    const again = await FileLog.open(dir, { recentSize: 10, outcomeCustomerWindowMs: Infinity });
     expect(again.find({ prediction_id: id(57) })?.churn_probability).toBe(0.57);
-    expect(again.find({ customer_id: "vip" })).toEqual({ prediction_id: id(100), churn_probability: 0 });
+    expect(again.find({ customer_id: "vip" })).toEqual({ prediction_id: id(100), churn_probability: 0, labelled: false });
+    expect(again.find({ prediction_id: id(5) })?.labelled).toBe(true);
     expect(again.lastTriggered("vip", "retention_call")).toBe(42);
     expect(again.lastTriggered("vip", "email_nudge")).toBeUndefined();
     const { predictions, outcomes } = again.recent();

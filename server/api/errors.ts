@@ -3,7 +3,7 @@
 // in the server's log. Never a stack trace in a response.
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { RequestError, type FieldIssue } from "../contract/errors.ts";
+import { RequestError, UnavailableError, type FieldIssue } from "../contract/errors.ts";
 
 export interface ErrorBody {
   error: { code: string; message: string; issues: FieldIssue[] };
@@ -34,7 +34,8 @@ export function listed(message: string, issues: FieldIssue[]): { message: string
 const CODES = { 400: "BAD_REQUEST", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE" } as const;
 
 /** The HTTP status and body of a failure. */
-export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
+export function errorResponse(err: unknown): { status: number; body: ErrorBody; retryAfterS?: number } {
+  if (err instanceof UnavailableError) return { status: 503, body: { error: { code: "UNAVAILABLE", message: err.message, issues: [] } }, retryAfterS: err.retryAfterS };
   const re = toRequestError(err);
   if (re) {
     return {
@@ -53,6 +54,7 @@ export async function trpcCall<T>(fn: () => Promise<T> | T): Promise<T> {
   } catch (err) {
     const re = toRequestError(err);
     if (re) throw new TRPCError({ code: re.status === 400 ? "BAD_REQUEST" : CODES[re.status], message: re.message, cause: re });
+    if (err instanceof UnavailableError) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: err.message, cause: err });
     throw err;
   }
 }

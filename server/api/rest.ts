@@ -26,7 +26,8 @@ export function send(res: ServerResponse, status: number, body: unknown, type = 
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
-  const { status, body } = errorResponse(err);
+  const { status, body, retryAfterS } = errorResponse(err);
+  if (retryAfterS !== undefined) res.setHeader("retry-after", String(retryAfterS));
   send(res, status, body);
 }
 

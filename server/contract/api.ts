@@ -203,6 +203,8 @@ export const HealthResponse = z.object({
     .nullable(),
   uptime_s: z.number(),
   runtime: z.string(),
+  /** The prediction log: `ok` false while it cannot write (then not ready, and predictions are refused with 503). */
+  storage: z.object({ ok: z.boolean(), error: z.string().nullable() }).optional(),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
 
@@ -225,8 +227,10 @@ export type OutcomeRequest = z.infer<typeof OutcomeRequest>;
 
 export const OutcomeResponse = z.object({
   matched: z.array(z.object({ index: z.number().int(), prediction_id: z.string(), churn_probability: z.number() })),
-  /** Outcomes with no prediction to join (unknown id, or none logged for the customer). */
+  /** Outcomes with no prediction to join (unknown id, or none logged for the customer within the outcome window). */
   unmatched: z.array(z.object({ index: z.number().int(), reason: z.string() })),
+  /** Outcomes for a prediction that already has one (earlier, or earlier in this call): not counted. */
+  conflicts: z.array(z.object({ index: z.number().int(), prediction_id: z.string(), reason: z.string() })),
 });
 export type OutcomeResponse = z.infer<typeof OutcomeResponse>;
 

@@ -22,3 +22,18 @@ export class RequestError extends Error {
     this.name = "RequestError";
   }
 }
+
+/**
+ * The service cannot do this now, through no fault of the request (e.g. the prediction log
+ * cannot write, so a prediction could not be logged): 503 UNAVAILABLE with `retry-after`.
+ */
+export class UnavailableError extends Error {
+  constructor(
+    message: string,
+    /** Seconds after which a retry may succeed. */
+    readonly retryAfterS = 1,
+  ) {
+    super(message);
+    this.name = "UnavailableError";
+  }
+}

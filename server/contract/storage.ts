@@ -16,15 +16,23 @@ export interface InterventionHistory {
 
 /**
  * The durable prediction log: every answered prediction (as an observer) and every joined
- * outcome. A record counts as logged once `durableSeq` has passed it.
+ * outcome. A record counts as logged once `durableSeq` has passed it (written and synced).
  */
 export interface PredictionLog extends PredictionObserver, InterventionHistory {
   readonly durableSeq: number;
   readonly appendedSeq: number;
+  /**
+   * Why the log cannot write now (a full disk, an I/O error), while it cannot; null when it can.
+   * The service refuses work it would have to log meanwhile; the log retries by itself.
+   */
+  readonly writeError: Error | null;
   /** Resolves once everything appended so far is durable. */
   flushed(): Promise<void>;
-  /** The logged prediction an outcome refers to (by id, else the customer's latest), while retained. */
-  find(outcome: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined;
+  /**
+   * The logged prediction an outcome refers to, while retained: by id, else the customer's latest
+   * if made within the log's outcome window. `labelled`: an outcome has already joined it.
+   */
+  find(outcome: { prediction_id?: string; customer_id?: string }): (JoinedPrediction & { labelled: boolean }) | undefined;
   /** The newest predictions and outcomes found at open, oldest first: to rebuild monitoring windows. */
   recent(): { predictions: PredictionRecord[]; outcomes: LabelledOutcome[] };
   close(): Promise<void>;

@@ -21,7 +21,7 @@ import type {
   PredictOptions,
   PredictResponse,
 } from "../contract/api.ts";
-import { RequestError, type FieldIssue } from "../contract/errors.ts";
+import { RequestError, UnavailableError, type FieldIssue } from "../contract/errors.ts";
 import { PredictionIds } from "../contract/ids.ts";
 import type { Effects, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { CustomerEvent } from "../contract/events.ts";
@@ -145,12 +145,20 @@ export class Recommender implements ChurnService {
     this.holder.close();
   }
 
+  /** Work that would be logged is refused (503) while the log cannot write, rather than acted on unlogged. */
+  private requireLog(): void {
+    const error = this.options.log?.writeError;
+    if (error) throw new UnavailableError(`the prediction log cannot write, so nothing that it would record is done until it can (${error.message})`, 5);
+  }
+
   health(): HealthResponse {
     const b = this.holder.bundle;
+    const logError = this.options.log?.writeError ?? null;
     return {
       status: b ? "ok" : "starting",
       live: true,
-      ready: b !== null,
+      ready: b !== null && logError === null,
+      ...(this.options.log ? { storage: { ok: logError === null, error: logError?.message ?? null } } : {}),
       model_version: b?.version ?? null,
       bundle: b
         ? {
@@ -168,6 +176,7 @@ export class Recommender implements ChurnService {
 
   async predict(request: CustomerRequest): Promise<PredictResponse> {
     const t0 = performance.now();
+    this.requireLog();
     return this.holder.use(async (bundle) => {
       const issues: FieldIssue[] = [];
       const base = this.base(bundle, undefined);
@@ -187,6 +196,7 @@ export class Recommender implements ChurnService {
   async batchPredict(request: CustomerBatch): Promise<BatchPredictResponse> {
     const t0 = performance.now();
     const n = request.customers.length;
+    this.requireLog();
     if (n > this.maxBatch) {
       throw new RequestError(`a batch holds at most ${this.maxBatch} customers; got ${n} (split it into several calls)`, [{ path: ["customers"], message: `at most ${this.maxBatch} customers` }], 413);
     }
@@ -225,6 +235,7 @@ export class Recommender implements ChurnService {
 
   /** Applies customer events; events of the trigger set score their customer at the event's instant. */
   async ingestEvents(events: CustomerEvent[], batch: boolean): Promise<IngestResponse> {
+    this.requireLog();
     return ingestEvents(this.customerData(), this.triggers, events, batch, (customer_id, as_of) => this.predict({ customer_id, options: { as_of } }), this.observers);
   }
 
@@ -260,6 +271,7 @@ export class Recommender implements ChurnService {
   }
 
   recordOutcomes(request: OutcomeRequest): OutcomeResponse {
+    this.requireLog();
     return recordOutcomes(this.options.log, this.observers, request);
   }
 

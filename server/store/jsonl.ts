@@ -1,7 +1,8 @@
 // An append-only file of JSON lines with group commit: appends are queued in memory and written
 // and fsynced together, at most `commitIntervalMs` after the first of them. A line counts as
-// stored once the commit that holds it has been fsynced (`durableSeq` has reached its seq).
-import { mkdir, open, readFile, truncate, type FileHandle } from "node:fs/promises";
+// stored once the commit that holds it has been fsynced (`durableSeq` has reached its seq); a
+// failed commit is cut off the file and retried. Files rewritten whole are replaced atomically.
+import { mkdir, open, readFile, rename, rm, truncate, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 
 export interface ReadResult {
@@ -51,28 +52,102 @@ export async function readJsonl<T>(path: string, visit: (entry: T) => void): Pro
   return { count, tornBytes, skipped, bytes };
 }
 
+/** Writes all of `data` at the file's end: a write(2) may write only part of it (a disk filling up). */
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; ) {
+    const { bytesWritten } = await handle.write(data, at, data.length - at);
+    if (bytesWritten === 0) throw new Error(`wrote 0 of ${data.length - at} bytes`);
+    at += bytesWritten;
+  }
+}
+
+/** Fsyncs a directory, so that a rename or a file created in it survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } catch (err) {
+    // Some platforms cannot fsync a directory; there the rename is as durable as they allow.
+    if (!["EISDIR", "EINVAL", "EPERM", "EBADF"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replaces `path` with the given lines: written to `path.tmp`, fsynced, renamed over `path`, the
+ * directory fsynced. On any failure the temp file is removed and `path` is left as it was.
+ */
+export async function replaceJsonl(path: string, entries: Iterable<unknown>): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await mkdir(dirname(path), { recursive: true });
+  const handle = await open(tmp, "w");
+  try {
+    let chunk: string[] = [];
+    let size = 0;
+    for (const e of entries) {
+      const line = JSON.stringify(e) + "\n";
+      chunk.push(line);
+      size += line.length;
+      if (size >= 1 << 20) {
+        await writeAll(handle, Buffer.from(chunk.join("")));
+        chunk = [];
+        size = 0;
+      }
+    }
+    await writeAll(handle, Buffer.from(chunk.join("")));
+    await handle.datasync();
+    await handle.close();
+    await rename(tmp, path);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new Error(`${path}: not replaced (the original is kept): ${(err as Error).message}`);
+  }
+  await syncDir(dirname(path));
+}
+
+export interface WriterOptions {
+  /** Longest wait between an append and the commit that writes it. */
+  commitIntervalMs?: number;
+  /** After a failed commit, how long until the next attempt. */
+  retryMs?: number;
+}
+
+/**
+ * Group commit with an honest count: a commit writes every queued line and fsyncs; only then do
+ * its lines count as durable. A failed commit (ENOSPC, EIO) truncates the file back to the end of
+ * the last good commit, so that no partial line is ever followed by good ones, keeps its lines
+ * queued and retries every `retryMs` until it succeeds: `error` says what failed meanwhile.
+ */
 export class JsonlWriter {
   private pending: string[] = [];
   private seq = 0;
   private durable = 0;
+  /** While commits fail: the file's length before the first of them, which each retry cuts back to. */
+  private cutTo: number | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private committing: Promise<void> = Promise.resolve();
   private waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private failure: Error | null = null;
+  private closed = false;
+  /** Bytes appended, committed or not: what rotation counts. */
   bytes: number;
 
   private constructor(
     private handle: FileHandle,
     readonly path: string,
     bytes: number,
-    private readonly commitIntervalMs: number,
+    private readonly o: Required<WriterOptions>,
   ) {
     this.bytes = bytes;
   }
 
-  static async open(path: string, commitIntervalMs = 10, bytes = 0): Promise<JsonlWriter> {
+  /** Appends to `path`; `bytes` is its size so far, for rotation. `options` as a number: the commit interval. */
+  static async open(path: string, options: WriterOptions | number = {}, bytes = 0): Promise<JsonlWriter> {
     await mkdir(dirname(path), { recursive: true });
-    return new JsonlWriter(await open(path, "a"), path, bytes, commitIntervalMs);
+    const o = typeof options === "number" ? { commitIntervalMs: options } : options;
+    return new JsonlWriter(await open(path, "a"), path, bytes, { commitIntervalMs: 10, retryMs: 1000, ...o });
   }
 
   get appendedSeq(): number {
@@ -83,19 +158,24 @@ export class JsonlWriter {
     return this.durable;
   }
 
+  /** The last commit's failure while it has not been retried successfully; null when healthy. */
+  get error(): Error | null {
+    return this.failure;
+  }
+
   /** Queues a line; returns its sequence number. Never blocks the caller. */
   append(entry: unknown): number {
     const line = JSON.stringify(entry) + "\n";
     this.pending.push(line);
     this.bytes += Buffer.byteLength(line);
-    this.timer ??= setTimeout(() => void this.commit(), this.commitIntervalMs);
+    if (!this.failure) this.timer ??= setTimeout(() => void this.commit(), this.o.commitIntervalMs);
     return ++this.seq;
   }
 
-  /** Resolves once everything appended so far is fsynced. */
+  /** Resolves once everything appended so far is fsynced (after however many retries that takes). */
   flushed(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
     if (this.durable >= this.seq) return Promise.resolve();
+    if (this.closed) return Promise.reject(this.failure ?? new Error(`${this.path}: closed`));
     const seq = this.seq;
     return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
   }
@@ -109,25 +189,44 @@ export class JsonlWriter {
       const upTo = this.seq;
       this.pending = [];
       try {
-        await this.handle.write(lines.join(""));
+        // A failed commit may have left part of itself: cut the file back to its last good line.
+        if (this.cutTo === null) this.cutTo = (await this.handle.stat()).size;
+        else await this.handle.truncate(this.cutTo);
+        await writeAll(this.handle, Buffer.from(lines.join("")));
         await this.handle.datasync();
+        this.cutTo = null;
         this.durable = upTo;
+        if (this.failure) console.warn(`${this.path}: writing again after: ${this.failure.message}`);
+        this.failure = null;
       } catch (err) {
+        this.pending = lines.concat(this.pending);
+        if (!this.failure) console.error(`${this.path}: write failed, retrying every ${this.o.retryMs} ms: ${(err as Error).message}`);
         this.failure = new Error(`${this.path}: write failed: ${(err as Error).message}`);
-        console.error(this.failure.message);
+        if (this.cutTo !== null) await this.handle.truncate(this.cutTo).catch(() => undefined);
+        if (!this.closed) {
+          this.timer = setTimeout(() => void this.commit(), this.o.retryMs);
+          (this.timer as { unref?: () => void }).unref?.();
+        }
       }
       this.waiters = this.waiters.filter((w) => {
-        if (this.failure) w.reject(this.failure);
-        else if (w.seq <= this.durable) w.resolve();
-        else return true;
+        if (w.seq > this.durable) return true;
+        w.resolve();
         return false;
       });
     });
     return this.committing;
   }
 
+  /** Commits what is queued and closes; throws, naming what was lost, if that last commit fails. */
   async close(): Promise<void> {
     await this.commit();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
     await this.handle.close();
+    if (this.failure) {
+      const lost = new Error(`${this.failure.message}; closed with ${this.seq - this.durable} line(s) not written`);
+      for (const w of this.waiters.splice(0)) w.reject(lost);
+      throw lost;
+    }
   }
 }

@@ -5,13 +5,18 @@
 // prediction they hold (prediction-index.ts). It implements the contract's `PredictionLog`, which
 // a server database could implement too; this file store needs nothing but node:fs, so it runs
 // on Node and Deno.
+//
+// A failed commit (a full disk) is cut off and retried until it succeeds; `writeError` says so
+// meanwhile, and the service refuses predictions it could not log. Each intervention's workflow
+// entry is its prediction's line (marked `w`, with the request's correlation headers): one commit
+// for both; the outbox hears of it from here and keeps only delivery state in a file of its own.
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../contract/records.ts";
 import type { PredictionLog } from "../contract/storage.ts";
 import { CustomerTable } from "./customer-table.ts";
 import { MemoryInterventionHistory } from "./history.ts";
-import { JsonlWriter, readJsonl } from "./jsonl.ts";
+import { JsonlWriter, readJsonl, syncDir } from "./jsonl.ts";
 import { PredictionIndex } from "./prediction-index.ts";
 
 export interface LogOptions {
@@ -20,11 +25,33 @@ export interface LogOptions {
   maxSegments?: number;
   /** Predictions and outcomes found at open that `recent()` returns (the newest; 10,000 each). */
   recentSize?: number;
+  /** After a failed commit, how long until the next attempt. */
+  retryMs?: number;
+  /** An outcome given by customer id joins the customer's latest prediction only if made this recently (90 days). */
+  outcomeCustomerWindowMs?: number;
+  /** Headers of the request that made an intervention (request id, traceparent), logged with it for its webhook. */
+  correlation?: () => Record<string, string>;
+  /** Where each intervention goes: the outbox. */
+  workflow?: LogWorkflow;
+}
+
+/** The log's side of the workflow: interventions as they are logged, read back, and expire with their segment. */
+export interface LogWorkflow {
+  /** An intervention read back from the log at open. */
+  restore(record: PredictionRecord, headers: Record<string, string> | undefined): void;
+  /** An intervention just appended as the log's line `seq`: durable once `durableSeq` reaches it. */
+  enqueue(record: PredictionRecord, headers: Record<string, string> | undefined, seq: number): void;
+  /** Before the segment at `path` is deleted: keeps what it holds that is still to deliver; resolves once that is durable. */
+  expire(path: string): Promise<void>;
 }
 
 /** Outcome lines of earlier versions carried no probability: it is joined again at open. */
 type OutcomeLine = { t: "o" } & Omit<LabelledOutcome, "churn_probability"> & { churn_probability?: number };
-type Line = ({ t: "p" } & PredictionRecord) | OutcomeLine;
+/** `w`: the line is also the workflow's entry (absent before the log carried them: the outbox file held those). */
+type PredictionLine = { t: "p"; w?: { headers?: Record<string, string> } } & PredictionRecord;
+type Line = PredictionLine | OutcomeLine;
+
+const intervenes = (r: PredictionRecord): boolean => r.should_intervene && r.recommended_intervention !== null;
 
 const SEGMENT = /^segment-(\d{8})\.jsonl$/;
 const segmentName = (n: number) => `segment-${String(n).padStart(8, "0")}.jsonl`;
@@ -44,15 +71,19 @@ export class FileLog implements PredictionLog {
   private retiring: JsonlWriter | null = null;
   private rotating = false;
 
+  private writer!: JsonlWriter;
+
   private constructor(
     private readonly dir: string,
-    private writer: JsonlWriter,
     private segment: number,
-    private readonly o: Required<LogOptions>,
+    private readonly o: Required<Omit<LogOptions, "correlation" | "workflow">> & Pick<LogOptions, "correlation" | "workflow">,
   ) {}
 
   static async open(dir: string, options: LogOptions = {}): Promise<FileLog> {
-    const o = { commitIntervalMs: 10, maxSegmentBytes: 64 * 1024 * 1024, maxSegments: 16, recentSize: 10_000, ...options };
+    const o = {
+      commitIntervalMs: 10, maxSegmentBytes: 64 * 1024 * 1024, maxSegments: 16, recentSize: 10_000, retryMs: 1000,
+      outcomeCustomerWindowMs: 90 * 86_400_000, ...options,
+    };
     let names: string[] = [];
     try {
       names = (await readdir(dir)).filter((n) => SEGMENT.test(n)).sort();
@@ -61,7 +92,8 @@ export class FileLog implements PredictionLog {
     }
     const numbers = names.map((n) => Number(SEGMENT.exec(n)![1]));
     const last = numbers.length ? numbers[numbers.length - 1] : 1;
-    const log = new FileLog(dir, await JsonlWriter.open(join(dir, segmentName(last)), o.commitIntervalMs), last, o);
+    const log = new FileLog(dir, last, o);
+    let lastBytes = 0;
     // Segment by segment, line by line: only the index, the cooldowns and the newest records stay.
     const keep = <T>(list: T[], item: T) => {
       list.push(item);
@@ -71,12 +103,17 @@ export class FileLog implements PredictionLog {
       log.segmentStarts.set(numbers[i], log.index.next);
       const r = await readJsonl<Line>(join(dir, name), (line) => {
         if (line.t === "o") {
-          const p = line.churn_probability ?? log.index.find(line)?.churn_probability;
+          const joined = log.index.find({ prediction_id: line.prediction_id });
+          // Only a prediction's first outcome counts (earlier versions logged later ones too).
+          if (joined?.labelled) return;
+          if (joined) log.index.label(line.prediction_id);
+          const p = line.churn_probability ?? joined?.churn_probability;
           // An outcome whose prediction fell out of retention has nothing to count against.
           if (p !== undefined) keep(log.recentOutcomes, { prediction_id: line.prediction_id, churned: line.churned, at: line.at, churn_probability: p });
         } else {
-          const { t: _, ...record } = line;
-          log.index.add(record.prediction_id, record.customer_id, record.churn_probability);
+          const { t: _, w, ...record } = line;
+          log.index.add(record.prediction_id, record.customer_id, record.churn_probability, record.at);
+          if (w && intervenes(record)) o.workflow?.restore(record, w.headers);
           // Cooldowns are rebuilt from the logged recommendations; while serving, record() keeps them.
           if (record.should_intervene && record.recommended_intervention) log.record(record.customer_id, record.recommended_intervention, record.at);
           keep(log.recentPredictions, record);
@@ -85,9 +122,10 @@ export class FileLog implements PredictionLog {
       if (r.tornBytes) console.warn(`${join(dir, name)}: dropped a torn last line (${r.tornBytes} bytes) left by a crash`);
       if (r.skipped) console.warn(`${join(dir, name)}: skipped ${r.skipped} unreadable line(s)`);
       log.offset += r.count;
-      // The writer appends to the last segment: its size counts towards rotation.
-      if (numbers[i] === last) log.writer.bytes = r.bytes;
+      if (numbers[i] === last) lastBytes = r.bytes;
     }
+    // Opened after the read, which cut off any torn tail: the writer appends after the last whole line.
+    log.writer = await JsonlWriter.open(join(dir, segmentName(last)), { commitIntervalMs: o.commitIntervalMs, retryMs: o.retryMs }, lastBytes);
     if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, log.index.next);
     for (const list of [log.recentPredictions, log.recentOutcomes]) list.splice(0, Math.max(0, list.length - o.recentSize));
     return log;
@@ -101,26 +139,42 @@ export class FileLog implements PredictionLog {
     return this.offset + (this.retiring?.appendedSeq ?? 0) + this.writer.appendedSeq;
   }
 
+  get writeError(): Error | null {
+    return this.retiring?.error ?? this.writer.error;
+  }
+
   private write(line: Line): void {
-    if (line.t === "p") this.index.add(line.prediction_id, line.customer_id, line.churn_probability);
+    if (line.t === "p") this.index.add(line.prediction_id, line.customer_id, line.churn_probability, line.at);
     this.writer.append(line);
-    if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating) void this.rotate();
+    // No new segment while this one cannot be written: the next would not be either.
+    if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating && !this.writer.error) void this.rotate();
   }
 
   onPredictions(records: PredictionRecord[]): void {
-    for (const r of records) this.write({ t: "p", ...r });
+    for (const r of records) {
+      if (!intervenes(r) || !this.o.workflow) {
+        this.write({ t: "p", ...r });
+        continue;
+      }
+      const headers = this.o.correlation?.();
+      this.write({ t: "p", ...r, w: headers ? { headers } : {} });
+      this.o.workflow.enqueue(r, headers, this.appendedSeq);
+    }
   }
 
   onOutcomes(outcomes: LabelledOutcome[]): void {
-    for (const o of outcomes) this.write({ t: "o", ...o });
+    for (const o of outcomes) {
+      this.index.label(o.prediction_id);
+      this.write({ t: "o", ...o });
+    }
   }
 
   flushed(): Promise<void> {
     return this.writer.flushed();
   }
 
-  find(outcome: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined {
-    return this.index.find(outcome);
+  find(outcome: { prediction_id?: string; customer_id?: string }): (JoinedPrediction & { labelled: boolean }) | undefined {
+    return this.index.find(outcome, Date.now() - this.o.outcomeCustomerWindowMs);
   }
 
   lastTriggered(customerId: string, intervention: string): number | undefined {
@@ -136,27 +190,47 @@ export class FileLog implements PredictionLog {
     return { predictions: this.recentPredictions, outcomes: this.recentOutcomes };
   }
 
-  /** Starts a new segment and deletes the oldest beyond retention. */
+  /** Starts a new segment and deletes the oldest beyond retention (their undelivered workflow entries carried first). */
   private async rotate(): Promise<void> {
     this.rotating = true;
-    const next = await JsonlWriter.open(join(this.dir, segmentName(this.segment + 1)), this.o.commitIntervalMs);
+    let next: JsonlWriter;
+    try {
+      next = await JsonlWriter.open(join(this.dir, segmentName(this.segment + 1)), { commitIntervalMs: this.o.commitIntervalMs, retryMs: this.o.retryMs });
+      await syncDir(this.dir);
+    } catch (err) {
+      // The current segment grows past its size until a new one can be made (at its next append).
+      console.error(`${this.dir}: could not start segment ${this.segment + 1}: ${(err as Error).message}`);
+      this.rotating = false;
+      return;
+    }
     this.segment++;
     this.segmentStarts.set(this.segment, this.index.next);
     this.retiring = this.writer;
     this.writer = next;
+    // Everything the old segment was given is written before it is closed, however long a full disk takes.
+    await this.retiring.flushed();
     await this.retiring.close();
     this.offset += this.retiring.appendedSeq;
     this.retiring = null;
     this.rotating = false;
     const names = (await readdir(this.dir)).filter((x) => SEGMENT.test(x)).sort();
     const expired = names.slice(0, Math.max(0, names.length - this.o.maxSegments));
+    let deleted = 0;
     for (const name of expired) {
+      try {
+        await this.o.workflow?.expire(join(this.dir, name));
+      } catch (err) {
+        // Kept until its undelivered entries are safe elsewhere: retried at the next rotation.
+        console.error(`${join(this.dir, name)}: kept past retention: ${(err as Error).message}`);
+        break;
+      }
       await rm(join(this.dir, name));
       this.segmentStarts.delete(Number(SEGMENT.exec(name)![1]));
+      deleted++;
     }
     // Outcomes can no longer join what the deleted segments held.
-    if (expired.length > 0 && names.length > expired.length) {
-      this.index.dropBefore(this.segmentStarts.get(Number(SEGMENT.exec(names[expired.length])![1])) ?? 0);
+    if (deleted > 0 && names.length > deleted) {
+      this.index.dropBefore(this.segmentStarts.get(Number(SEGMENT.exec(names[deleted])![1])) ?? 0);
     }
   }
 

@@ -1,11 +1,17 @@
-// The intervention workflow's outbox: every `should_intervene` recommendation is recorded
-// durably, then POSTed to the configured webhook with `Idempotency-Key: <prediction_id>`,
-// retried with exponential backoff and jitter, at least once, across restarts. Without a URL the
-// entries are only recorded. After `maxAttempts` an entry is dead-lettered (visible in status).
+// The intervention workflow's outbox: every `should_intervene` recommendation is POSTed to the
+// configured webhook with `Idempotency-Key: <prediction_id>`, retried with exponential backoff and
+// jitter, at least once, across restarts. Without a URL the entries are only recorded. After
+// `maxAttempts` an entry is dead-lettered (visible in status).
+//
+// An entry is made in the same commit as its prediction: the log's line is the entry (log.ts), and
+// it is posted only once that commit is durable. This file keeps delivery state only — attempts,
+// delivered and dead marks — and the entries whose log segment was deleted before they were
+// delivered ("carried", so that retention never drops an undelivered entry). At a start the
+// outbox is rebuilt from both: `open`, then the log's open (which restores its entries), then `start`.
 import { join } from "node:path";
-import { rename } from "node:fs/promises";
-import type { PredictionObserver, PredictionRecord } from "../contract/records.ts";
-import { JsonlWriter, readJsonl } from "./jsonl.ts";
+import type { PredictionRecord } from "../contract/records.ts";
+import { JsonlWriter, readJsonl, replaceJsonl } from "./jsonl.ts";
+import type { LogWorkflow } from "./log.ts";
 
 export interface WorkflowPayload {
   prediction_id: string;
@@ -24,11 +30,13 @@ export interface OutboxOptions {
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** A webhook call not answered by then is abandoned (and retried): its slot is free again. */
   timeoutMs?: number;
+  /** Webhook calls in flight at most. */
   concurrency?: number;
   commitIntervalMs?: number;
-  /** Headers of the request that made an entry (request id, traceparent), kept with it and sent with its webhook. */
-  correlation?: () => Record<string, string>;
+  /** After a failed write of the delivery state, how long until the next attempt. */
+  retryMs?: number;
 }
 
 export interface OutboxStatus {
@@ -43,83 +51,175 @@ export interface OutboxStatus {
   oldest_pending_at: number | null;
 }
 
+/** What the outbox needs of the log that holds its entries. */
+export interface WorkflowLog {
+  readonly durableSeq: number;
+  flushed(): Promise<void>;
+}
+
+type Headers = Record<string, string>;
+type Attempt = { t: "attempt"; id: string; attempts: number; error: string; next_at: number };
+type Done = { t: "delivered"; id: string; at: number } | { t: "dead"; id: string; attempts: number; error: string };
 type Entry =
-  | { t: "enqueued"; payload: WorkflowPayload; headers?: Record<string, string> }
-  | { t: "attempt"; id: string; attempts: number; error: string; next_at: number }
-  | { t: "delivered"; id: string; at: number }
-  | { t: "dead"; id: string; attempts: number; error: string };
+  /** An entry kept here because its log segment was deleted undelivered ("enqueued": written by earlier versions). */
+  | { t: "carried" | "enqueued"; payload: WorkflowPayload; headers?: Headers }
+  | Attempt
+  | Done;
 
 interface Item {
   payload: WorkflowPayload;
-  headers?: Record<string, string>;
+  headers?: Headers;
   attempts: number;
+  /** When the next attempt is due (ms since the epoch); -1 while one is in flight. */
   nextAt: number;
   lastError?: string;
+  /** The log line that holds it (durable once the log's durableSeq reaches it); 0: in this file, or read back durable. */
+  seq: number;
+  /** Held by a retained log segment (else by this file). */
+  inLog: boolean;
 }
 
-export class Outbox implements PredictionObserver {
-  /** Entries still to deliver; without a URL none are held, only counted (`recorded`). */
+function payloadOf(r: PredictionRecord): WorkflowPayload {
+  return {
+    prediction_id: r.prediction_id, customer_id: r.customer_id, intervention: r.recommended_intervention!, cost: r.cost,
+    expected_value: r.expected_value, churn_probability: r.churn_probability, predicted_churn_reduction: r.predicted_churn_reduction,
+    model_version: r.model_version, at: new Date(r.at).toISOString(),
+  };
+}
+
+export class Outbox implements LogWorkflow {
+  /** Entries still to deliver; without a URL they are held only until `start`, then only counted (`recorded`). */
   private readonly items = new Map<string, Item>();
+  /** Delivered or dead-lettered, as this file said at open. */
+  private readonly done = new Map<string, Done>();
+  /** The latest attempt on each entry the log holds, as this file said at open: the log's open restores the entries. */
+  private readonly attempts = new Map<string, Attempt>();
+  /** Of those, the ones whose log line is still retained: their marks are kept when the file is compacted. */
+  private readonly doneInLog = new Set<string>();
   private recorded = 0;
   private delivered = 0;
   private dead = 0;
   private inFlight = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private waitingForLog = false;
   private closed = false;
-  private readonly o: Required<Omit<OutboxOptions, "url" | "correlation">> & Pick<OutboxOptions, "correlation"> & { url: string | null };
+  private writer: JsonlWriter | null = null;
+  private log: WorkflowLog | null = null;
+  private readonly path: string;
+  private readonly o: Required<Omit<OutboxOptions, "url">> & { url: string | null };
 
-  private constructor(private writer: JsonlWriter, options: OutboxOptions) {
-    this.o = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, timeoutMs: 5_000, concurrency: 4, commitIntervalMs: 10, ...options, url: options.url ?? null };
+  private constructor(dir: string, options: OutboxOptions) {
+    this.path = join(dir, "outbox.jsonl");
+    this.o = {
+      maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000, timeoutMs: 5_000, concurrency: 8, commitIntervalMs: 10, retryMs: 1000,
+      ...options, url: options.url ?? null,
+    };
   }
 
-  /** Opens (and compacts) the outbox in `dir`; undelivered entries resume delivery. */
+  /** Reads the delivery state in `dir`. Then open the log with this outbox as its workflow, then `start` it. */
   static async open(dir: string, options: OutboxOptions = {}): Promise<Outbox> {
-    const path = join(dir, "outbox.jsonl");
-    const items = new Map<string, Item>();
-    let delivered = 0;
-    let dead = 0;
-    await readJsonl<Entry>(path, (e) => {
-      if (e.t === "enqueued") items.set(e.payload.prediction_id, { payload: e.payload, headers: e.headers, attempts: 0, nextAt: 0 });
-      else if (e.t === "attempt") Object.assign(items.get(e.id) ?? {}, { attempts: e.attempts, nextAt: e.next_at, lastError: e.error });
-      else if (e.t === "delivered" && items.delete(e.id)) delivered++;
-      else if (e.t === "dead" && items.delete(e.id)) dead++;
+    const outbox = new Outbox(dir, options);
+    await readJsonl<Entry>(outbox.path, (e) => {
+      if (e.t === "attempt") {
+        const item = outbox.items.get(e.id);
+        if (item) Object.assign(item, { attempts: e.attempts, nextAt: e.next_at, lastError: e.error });
+        else outbox.attempts.set(e.id, e);
+      } else if (e.t === "delivered" || e.t === "dead") {
+        if (outbox.done.has(e.id)) return;
+        outbox.items.delete(e.id);
+        outbox.attempts.delete(e.id);
+        outbox.done.set(e.id, e);
+        if (e.t === "delivered") outbox.delivered++;
+        else outbox.dead++;
+      } else if (!outbox.done.has(e.payload.prediction_id)) {
+        outbox.items.set(e.payload.prediction_id, { payload: e.payload, headers: e.headers, attempts: 0, nextAt: 0, seq: 0, inLog: false });
+      }
     });
-    // Compaction: the rewritten file holds only what is still to deliver.
-    const tmp = `${path}.tmp`;
-    const fresh = await JsonlWriter.open(tmp, options.commitIntervalMs ?? 10);
-    for (const item of items.values()) {
-      fresh.append({ t: "enqueued", payload: item.payload, headers: item.headers });
-      if (item.attempts) fresh.append({ t: "attempt", id: item.payload.prediction_id, attempts: item.attempts, error: item.lastError ?? "", next_at: item.nextAt });
-    }
-    await fresh.close();
-    await rename(tmp, path);
-    const outbox = new Outbox(await JsonlWriter.open(path, options.commitIntervalMs ?? 10), options);
-    for (const [id, item] of items) outbox.hold(id, item);
-    outbox.delivered = delivered;
-    outbox.dead = dead;
-    outbox.pump();
     return outbox;
   }
 
-  onPredictions(records: PredictionRecord[]): void {
-    const headers = this.o.correlation?.();
-    for (const r of records) {
-      if (!r.should_intervene || !r.recommended_intervention) continue;
-      const payload: WorkflowPayload = {
-        prediction_id: r.prediction_id, customer_id: r.customer_id, intervention: r.recommended_intervention, cost: r.cost,
-        expected_value: r.expected_value, churn_probability: r.churn_probability, predicted_churn_reduction: r.predicted_churn_reduction,
-        model_version: r.model_version, at: new Date(r.at).toISOString(),
-      };
-      this.writer.append({ t: "enqueued", payload, headers });
-      this.hold(payload.prediction_id, { payload, headers, attempts: 0, nextAt: 0 });
+  /** From the log's open: an intervention it holds, undelivered unless this file says otherwise. */
+  restore(record: PredictionRecord, headers: Headers | undefined): void {
+    const id = record.prediction_id;
+    if (this.done.has(id)) {
+      this.doneInLog.add(id);
+      return;
     }
+    if (this.items.has(id)) return; // carried here before: the file's copy stays authoritative
+    const item: Item = { payload: payloadOf(record), headers, attempts: 0, nextAt: 0, seq: 0, inLog: true };
+    const tried = this.attempts.get(id);
+    if (tried) Object.assign(item, { attempts: tried.attempts, nextAt: tried.next_at, lastError: tried.error });
+    this.items.set(id, item);
+  }
+
+  /**
+   * After the log's open: compacts this file to what is still needed (undelivered entries it
+   * carries, their attempts, the marks of entries the log still holds), replacing it only once the
+   * new one is complete and synced; then starts delivering.
+   */
+  async start(log: WorkflowLog): Promise<void> {
+    this.log = log;
+    const doneMarks = [...this.doneInLog].map((id) => this.done.get(id)!);
+    const compacted = function* (items: Map<string, Item>): Iterable<Entry> {
+      for (const item of items.values()) {
+        const id = item.payload.prediction_id;
+        if (!item.inLog) yield { t: "carried", payload: item.payload, headers: item.headers };
+        if (item.attempts) yield { t: "attempt", id, attempts: item.attempts, error: item.lastError ?? "", next_at: item.nextAt };
+      }
+      yield* doneMarks;
+    };
+    try {
+      await replaceJsonl(this.path, compacted(this.items));
+    } catch (err) {
+      // Compaction is an economy: the file as it was still says everything.
+      console.warn(`outbox not compacted: ${(err as Error).message}`);
+    }
+    this.writer = await JsonlWriter.open(this.path, { commitIntervalMs: this.o.commitIntervalMs, retryMs: this.o.retryMs });
+    if (!this.o.url) {
+      // Recorded only: counted, not held; a later start with a URL delivers them. What was
+      // delivered before stays known, to tell what a deleted segment still owed.
+      this.recorded = this.items.size;
+      this.items.clear();
+      for (const id of this.done.keys()) if (!this.doneInLog.has(id)) this.done.delete(id);
+    } else {
+      this.done.clear();
+    }
+    this.doneInLog.clear();
+    this.attempts.clear();
     this.pump();
   }
 
-  /** Keeps an entry for delivery; without a URL it stays in the file (a later start with a URL delivers it). */
-  private hold(id: string, item: Item): void {
-    if (this.o.url) this.items.set(id, item);
-    else this.recorded++;
+  /** From the log: an intervention appended as its line `seq`, in the same commit as its prediction. */
+  enqueue(record: PredictionRecord, headers: Headers | undefined, seq: number): void {
+    if (!this.o.url) {
+      this.recorded++;
+      return;
+    }
+    this.items.set(record.prediction_id, { payload: payloadOf(record), headers, attempts: 0, nextAt: 0, seq, inLog: true });
+    this.pump();
+  }
+
+  /** From the log, before it deletes a segment: carries the segment's undelivered entries into this file. */
+  async expire(segment: string): Promise<void> {
+    const writer = this.writer;
+    if (!writer) throw new Error("outbox not started");
+    let carried = 0;
+    await readJsonl<PredictionRecord & { t: string; w?: { headers?: Headers } }>(segment, (line) => {
+      if (line.t !== "p" || !line.w || !line.should_intervene || !line.recommended_intervention) return;
+      const id = line.prediction_id;
+      if (this.o.url) {
+        const item = this.items.get(id);
+        if (!item?.inLog) return;
+        item.inLog = false;
+        writer.append({ t: "carried", payload: item.payload, headers: item.headers });
+        if (item.attempts) writer.append({ t: "attempt", id, attempts: item.attempts, error: item.lastError ?? "", next_at: item.nextAt });
+      } else {
+        if (this.done.delete(id)) return;
+        writer.append({ t: "carried", payload: payloadOf(line), headers: line.w.headers });
+      }
+      carried++;
+    });
+    if (carried > 0) await writer.flushed();
   }
 
   status(): OutboxStatus {
@@ -135,29 +235,37 @@ export class Outbox implements PredictionObserver {
     };
   }
 
-  /** Resolves once every enqueued entry is durable. */
+  /** Resolves once the delivery state written so far is durable. */
   flushed(): Promise<void> {
-    return this.writer.flushed();
+    return this.writer?.flushed() ?? Promise.resolve();
   }
 
-  /** Starts deliveries that are due, up to the concurrency; schedules the next due one. */
+  /** Starts deliveries that are due and durable, up to the concurrency; schedules the next due one. */
   private pump(): void {
-    if (!this.o.url || this.closed) return;
+    if (!this.o.url || this.closed || !this.log) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const now = Date.now();
+    const durable = this.log.durableSeq;
     let next = Infinity;
+    let undurable = false;
     for (const item of this.items.values()) {
+      if (this.inFlight >= this.o.concurrency) return; // a finishing call pumps again
       if (item.nextAt < 0) continue; // in flight
-      if (item.nextAt > now) {
-        next = Math.min(next, item.nextAt);
+      if (item.seq > durable) {
+        // Posted only once the commit holding it is durable: the workflow never hears of an unlogged prediction.
+        undurable = true;
         continue;
       }
-      if (this.inFlight >= this.o.concurrency) {
-        next = now + 10;
-        break;
-      }
-      void this.deliver(item);
+      if (item.nextAt > now) next = Math.min(next, item.nextAt);
+      else void this.deliver(item);
+    }
+    if (undurable && !this.waitingForLog) {
+      this.waitingForLog = true;
+      void this.log.flushed().then(() => {
+        this.waitingForLog = false;
+        this.pump();
+      });
     }
     if (next < Infinity) {
       this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
@@ -165,44 +273,59 @@ export class Outbox implements PredictionObserver {
     }
   }
 
+  /** One webhook call; the slot is freed at `timeoutMs` at the latest, whatever the server does. */
+  private async post(item: Item): Promise<string> {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve(`timed out after ${this.o.timeoutMs} ms`);
+      }, this.o.timeoutMs);
+    });
+    const call = (async () => {
+      const res = await fetch(this.o.url!, {
+        method: "POST",
+        headers: { ...item.headers, "content-type": "application/json", "idempotency-key": item.payload.prediction_id },
+        body: JSON.stringify(item.payload),
+        signal: controller.signal,
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return res.ok ? "" : `HTTP ${res.status}`;
+    })().catch((err: Error) => (controller.signal.aborted ? `timed out after ${this.o.timeoutMs} ms` : err.message || String(err)));
+    try {
+      return await Promise.race([call, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async deliver(item: Item): Promise<void> {
     const id = item.payload.prediction_id;
     item.nextAt = -1;
     this.inFlight++;
-    let error = "";
+    let error: string;
     try {
-      // The entry must be durable before the workflow hears of it.
-      await this.writer.flushed();
-      const res = await fetch(this.o.url!, {
-        method: "POST",
-        headers: { ...item.headers, "content-type": "application/json", "idempotency-key": id },
-        body: JSON.stringify(item.payload),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) {
-        this.items.delete(id);
-        this.delivered++;
-        this.writer.append({ t: "delivered", id, at: Date.now() });
-      } else {
-        error = `HTTP ${res.status}`;
-      }
-    } catch (err) {
-      error = (err as Error).name === "TimeoutError" ? `timed out after ${this.o.timeoutMs} ms` : (err as Error).message;
+      error = await this.post(item);
     } finally {
       this.inFlight--;
     }
-    if (error && this.items.has(id)) {
+    if (this.closed) return;
+    if (!error) {
+      this.items.delete(id);
+      this.delivered++;
+      this.writer!.append({ t: "delivered", id, at: Date.now() });
+    } else {
       item.attempts++;
       item.lastError = error;
       if (item.attempts >= this.o.maxAttempts) {
         this.items.delete(id);
         this.dead++;
-        this.writer.append({ t: "dead", id, attempts: item.attempts, error });
+        this.writer!.append({ t: "dead", id, attempts: item.attempts, error });
       } else {
         const backoff = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (item.attempts - 1));
         item.nextAt = Date.now() + backoff * (0.5 + Math.random() * 0.5);
-        this.writer.append({ t: "attempt", id, attempts: item.attempts, error, next_at: item.nextAt });
+        this.writer!.append({ t: "attempt", id, attempts: item.attempts, error, next_at: item.nextAt });
       }
     }
     this.pump();
@@ -211,6 +334,6 @@ export class Outbox implements PredictionObserver {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.writer.close();
+    await this.writer?.close();
   }
 }

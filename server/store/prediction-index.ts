@@ -1,6 +1,7 @@
 // What an outcome needs to join its prediction, however late it comes: every retained
-// prediction's churn probability by position (8 bytes each, in one typed array) and each
-// customer's latest prediction. Positions come from the prediction ids (see contract/ids.ts), so
+// prediction's churn probability by position (8 bytes each, in one typed array), whether an
+// outcome has joined it yet (1 byte each: one outcome per prediction), and each customer's latest
+// prediction with its time (customer-id joins hold only within a window). Positions come from the prediction ids (see contract/ids.ts), so
 // no object is kept per prediction; a prediction whose id has another format is not joinable.
 import { PredictionIds } from "../contract/ids.ts";
 import type { JoinedPrediction } from "../contract/records.ts";
@@ -18,6 +19,8 @@ const MAX_GAP = 1 << 20;
 
 export class PredictionIndex {
   private probabilities = new Float64Array(1024);
+  /** 1 where an outcome has joined the prediction at that position. */
+  private labelled = new Uint8Array(1024);
   /** Position of probabilities[0]; positions below it were dropped with their log segments. */
   private first = 0;
   /** One past the newest position. */
@@ -25,6 +28,8 @@ export class PredictionIndex {
   private readonly runs: Run[] = [];
   /** Each customer's latest position. */
   private readonly latest = new CustomerColumn();
+  /** When each customer's latest prediction was made (ms since the epoch). */
+  private readonly latestAt = new CustomerColumn();
 
   /** `customers` may be shared with other per-customer state (the log's cooldowns share it). */
   constructor(private readonly customers = new CustomerTable()) {}
@@ -34,7 +39,7 @@ export class PredictionIndex {
     return this.end;
   }
 
-  add(predictionId: string, customerId: string, probability: number): void {
+  add(predictionId: string, customerId: string, probability: number, madeAt = NaN): void {
     const id = PredictionIds.parse(predictionId);
     if (!id) return;
     let run = this.runs[this.runs.length - 1];
@@ -47,18 +52,43 @@ export class PredictionIndex {
     // Sequence numbers skipped (predictions never logged) stay unjoinable.
     this.probabilities.fill(NaN, this.end - this.first, at - this.first);
     this.probabilities[at - this.first] = probability;
+    if (this.labelled.length < this.probabilities.length) {
+      const grown = new Uint8Array(this.probabilities.length);
+      grown.set(this.labelled.subarray(0, this.end - this.first));
+      this.labelled = grown;
+    }
+    this.labelled.fill(0, this.end - this.first, at + 1 - this.first);
     this.end = at + 1;
-    this.latest.set(this.customers.numberOf(customerId), at);
+    const customer = this.customers.numberOf(customerId);
+    this.latest.set(customer, at);
+    this.latestAt.set(customer, madeAt);
   }
 
-  find(o: { prediction_id?: string; customer_id?: string }): JoinedPrediction | undefined {
-    const at = o.prediction_id !== undefined
-      ? this.positionOf(o.prediction_id)
-      : o.customer_id !== undefined ? this.latest.get(this.customers.find(o.customer_id)) : undefined;
+  /**
+   * The prediction an outcome names: by id, else the customer's latest if it was made at or after
+   * `since` (ms since the epoch; predictions with no known time are then never joined by customer).
+   * `labelled` says an outcome has already joined it.
+   */
+  find(o: { prediction_id?: string; customer_id?: string }, since = -Infinity): (JoinedPrediction & { labelled: boolean }) | undefined {
+    let at: number | undefined;
+    if (o.prediction_id !== undefined) at = this.positionOf(o.prediction_id);
+    else if (o.customer_id !== undefined) {
+      const customer = this.customers.find(o.customer_id);
+      const made = this.latestAt.get(customer);
+      if (since === -Infinity || (made !== undefined && made >= since)) at = this.latest.get(customer);
+    }
     if (at === undefined || at < this.first || at >= this.end) return undefined;
     const p = this.probabilities[at - this.first];
     if (Number.isNaN(p)) return undefined;
-    return { prediction_id: o.prediction_id ?? this.idAt(at), churn_probability: p };
+    return { prediction_id: o.prediction_id ?? this.idAt(at), churn_probability: p, labelled: this.labelled[at - this.first] === 1 };
+  }
+
+  /** Marks the prediction as joined by an outcome; false if it already was (or is not retained). */
+  label(predictionId: string): boolean {
+    const at = this.positionOf(predictionId);
+    if (at === undefined || at < this.first || at >= this.end || this.labelled[at - this.first] === 1) return false;
+    this.labelled[at - this.first] = 1;
+    return true;
   }
 
   /** Forgets every position below `position` (their log segment was deleted). */
@@ -66,6 +96,7 @@ export class PredictionIndex {
     const cut = Math.min(position, this.end) - this.first;
     if (cut <= 0) return;
     this.probabilities.copyWithin(0, cut, this.end - this.first);
+    this.labelled.copyWithin(0, cut, this.end - this.first);
     this.first += cut;
     this.latest.clearBelow(this.first);
   }
