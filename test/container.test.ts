@@ -5,7 +5,7 @@
 // its absolute paths laid under a scratch root; `node` is the Node running the tests, or the
 // binary IMAGE_NODE names (one of the image's Node line). What this does not cover is in the README.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -134,6 +134,12 @@ beforeAll(() => {
     PORT: "0",
   };
 }, 180_000);
+
+afterAll(() => {
+  if (!root) return;
+  execFileSync("chmod", ["-R", "u+w", root]);
+  rmSync(root, { recursive: true, force: true });
+});
 
 describe("the image's command, run as the image runs it", () => {
   let child: ChildProcess;
