@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CustomerRequest, PredictOptions, PredictResponse } from "../../server/contract/api.ts";
-import type { UpliftSummary } from "../../server/contract/monitoring.ts";
+import type { ActiveAlert, UpliftSummary } from "../../server/contract/monitoring.ts";
 import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../../server/contract/records.ts";
 import { bundledModels } from "../../server/config.ts";
 import { recordFields } from "../../server/features/csv.ts";
@@ -58,6 +58,8 @@ export interface ScenarioResult {
   /** Spent on the treated. */
   spend: number;
   uplift: UpliftSummary;
+  /** The effect_calibration alerts firing at the end of the run. */
+  alerts: ActiveAlert[];
   /** Mean of p_none - p_arm over the treated (their true mean uplift). */
   true_uplift_treated: number | null;
   /** Per customer the policy picks (treated and would-be among the holdout): true (p_none - p_arm) x value - cost. */
@@ -161,13 +163,15 @@ async function run(service: Recommender, observer: RunObserver, truth: Truth, o:
     return { prediction_id: r.prediction_id, churned: draw() < p.none - trueReduction(arm) };
   });
   for (let from = 0; from < outcomes.length; from += CHUNK) service.recordOutcomes({ outcomes: outcomes.slice(from, from + CHUNK) });
+  const snapshot = observer.monitor.snapshot();
   return {
     scenario: scenario.name,
     customers: n,
     treated,
     held_out: heldOut,
     spend,
-    uplift: observer.monitor.snapshot().uplift,
+    uplift: snapshot.uplift,
+    alerts: snapshot.alerts.filter((a) => a.kind === "effect_calibration"),
     true_uplift_treated: treated ? upliftSum / treated : null,
     true_value_per_customer: picked ? valueSum / picked : null,
     picked,

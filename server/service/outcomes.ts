@@ -29,7 +29,7 @@ export function recordOutcomes(log: Pick<PredictionLog, "find"> | undefined, obs
     }
     inThisCall.set(joined.prediction_id, index);
     labelled.push({ ...joined, churned: o.churned === true || o.churned === 1, at });
-    result.matched.push({ index, ...joined });
+    result.matched.push({ index, prediction_id: joined.prediction_id, churn_probability: joined.churn_probability });
   });
   if (labelled.length > 0) {
     for (const observer of observers) {

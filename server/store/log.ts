@@ -15,6 +15,7 @@ import { join } from "node:path";
 import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../contract/records.ts";
 import type { PredictionLog } from "../contract/storage.ts";
 import { CustomerTable } from "./customer-table.ts";
+import { experimentOf } from "./experiment-columns.ts";
 import { MemoryInterventionHistory } from "./history.ts";
 import { JsonlWriter, readJsonl, syncDir } from "./jsonl.ts";
 import { PredictionIndex } from "./prediction-index.ts";
@@ -109,10 +110,12 @@ export class FileLog implements PredictionLog {
           if (joined) log.index.label(line.prediction_id);
           const p = line.churn_probability ?? joined?.churn_probability;
           // An outcome whose prediction fell out of retention has nothing to count against.
-          if (p !== undefined) keep(log.recentOutcomes, { prediction_id: line.prediction_id, churned: line.churned, at: line.at, churn_probability: p });
+          if (p !== undefined) keep(log.recentOutcomes, { prediction_id: line.prediction_id, churned: line.churned, at: line.at, churn_probability: p, experiment: line.experiment ?? log.index.find({ prediction_id: line.prediction_id })?.experiment });
         } else {
           const { t: _, w, ...record } = line;
           log.index.add(record.prediction_id, record.customer_id, record.churn_probability, record.at);
+          const experiment = experimentOf(record);
+          if (experiment) log.index.setExperiment(record.prediction_id, experiment);
           if (w && intervenes(record)) o.workflow?.restore(record, w.headers);
           // Cooldowns are rebuilt from the logged recommendations; while serving, record() keeps them.
           if (record.should_intervene && record.recommended_intervention) log.record(record.customer_id, record.recommended_intervention, record.at);
@@ -145,6 +148,8 @@ export class FileLog implements PredictionLog {
 
   private write(line: Line): void {
     if (line.t === "p") this.index.add(line.prediction_id, line.customer_id, line.churn_probability, line.at);
+    const experiment = line.t === "p" ? experimentOf(line) : undefined;
+    if (experiment) this.index.setExperiment(line.prediction_id, experiment);
     this.writer.append(line);
     // No new segment while this one cannot be written: the next would not be either.
     if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating && !this.writer.error) void this.rotate();

@@ -4,8 +4,9 @@
 // prediction with its time (customer-id joins hold only within a window). Positions come from the prediction ids (see contract/ids.ts), so
 // no object is kept per prediction; a prediction whose id has another format is not joinable.
 import { PredictionIds } from "../contract/ids.ts";
-import type { JoinedPrediction } from "../contract/records.ts";
+import type { ExperimentArm, JoinedPrediction } from "../contract/records.ts";
 import { CustomerColumn, CustomerTable, growTo } from "./customer-table.ts";
+import { ExperimentColumns } from "./experiment-columns.ts";
 
 /** A run of one process's predictions: sequence number s sits at position base + s, from `from` on. */
 interface Run {
@@ -26,6 +27,8 @@ export class PredictionIndex {
   /** One past the newest position. */
   private end = 0;
   private readonly runs: Run[] = [];
+  /** Treated or held out, with what (realized uplift joins outcomes to it). */
+  private readonly experiments = new ExperimentColumns();
   /** Each customer's latest position. */
   private readonly latest = new CustomerColumn();
   /** When each customer's latest prediction was made (ms since the epoch). */
@@ -80,7 +83,7 @@ export class PredictionIndex {
     if (at === undefined || at < this.first || at >= this.end) return undefined;
     const p = this.probabilities[at - this.first];
     if (Number.isNaN(p)) return undefined;
-    return { prediction_id: o.prediction_id ?? this.idAt(at), churn_probability: p, labelled: this.labelled[at - this.first] === 1 };
+    return { prediction_id: o.prediction_id ?? this.idAt(at), churn_probability: p, ...this.experimentAt(at), labelled: this.labelled[at - this.first] === 1 };
   }
 
   /** Marks the prediction as joined by an outcome; false if it already was (or is not retained). */
@@ -91,11 +94,23 @@ export class PredictionIndex {
     return true;
   }
 
+  /** Records the prediction's part in the holdout experiment (after `add`). */
+  setExperiment(predictionId: string, e: ExperimentArm): void {
+    const at = this.positionOf(predictionId);
+    if (at !== undefined && at >= this.first) this.experiments.set(at - this.first, e);
+  }
+
+  private experimentAt(at: number): { experiment?: ExperimentArm } {
+    const experiment = this.experiments.get(at - this.first);
+    return experiment ? { experiment } : {};
+  }
+
   /** Forgets every position below `position` (their log segment was deleted). */
   dropBefore(position: number): void {
     const cut = Math.min(position, this.end) - this.first;
     if (cut <= 0) return;
     this.probabilities.copyWithin(0, cut, this.end - this.first);
+    this.experiments.shift(cut, this.end - this.first);
     this.labelled.copyWithin(0, cut, this.end - this.first);
     this.first += cut;
     this.latest.clearBelow(this.first);
