@@ -202,8 +202,8 @@ describe("the image's command refuses to start", () => {
     mkdirSync(readOnly, { mode: 0o555 });
     if (!asRoot) chmodSync(readOnly, 0o555);
     const out = watch(run(image.cmd, { DATA_DIR: readOnly }));
-    expect(await out.exit).toBe(1);
-    expect(out.stderr).toMatch(new RegExp(`permission denied.*${readOnly.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`, "i"));
+    expect(await out.exit).toBe(2);
+    expect(out.stderr).toMatch(new RegExp(`DATA_DIR ${readOnly.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is not writable by uid 1000`));
   });
 
   it("without the API keys file it expects", async () => {
