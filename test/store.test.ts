@@ -122,3 +122,52 @@ describe("log retention configuration", () => {
     expect(() => loadConfig(["--monitoring", "maybe"])).toThrow(/--monitoring: expected on or off/);
   });
 });
+
+describe("outcomes against the log", () => {
+  it("count once per prediction: repeats and contradictions are conflicts, also after a restart", async () => {
+    const { recordOutcomes } = await import("../server/service/outcomes.ts");
+    const dir = tempDir();
+    const log = await FileLog.open(dir);
+    const now = Date.now();
+    log.onPredictions(Array.from({ length: 20 }, (_, i) => fakeRecord(i, { at: now })));
+    const counted: { prediction_id: string; churned: boolean }[] = [];
+    const observers = [log, { onPredictions() {}, onOutcomes: (o: { prediction_id: string; churned: boolean }[]) => counted.push(...o) }];
+    // 500 outcomes repeating the 20 ids, the label flipping each round (the poisoning).
+    const outcomes = Array.from({ length: 500 }, (_, k) => ({ prediction_id: id(k % 20), churned: Math.floor(k / 20) % 2 === 1 }));
+    const first = recordOutcomes(log, observers, { outcomes });
+    expect(first.matched.map((m) => m.index)).toEqual(Array.from({ length: 20 }, (_, k) => k));
+    expect(first.conflicts).toHaveLength(480);
+    expect(first.conflicts[0]).toEqual({ index: 20, prediction_id: id(0), reason: "the prediction already has an outcome (index 0 of this call)" });
+    expect(counted).toHaveLength(20);
+    const second = recordOutcomes(log, observers, { prediction_id: id(3), churned: true });
+    expect(second).toEqual({ matched: [], unmatched: [], conflicts: [{ index: 0, prediction_id: id(3), reason: "the prediction already has an outcome" }] });
+    await log.close();
+
+    const again = await FileLog.open(dir);
+    expect(again.recent().outcomes).toHaveLength(20);
+    expect(recordOutcomes(again, [again], { prediction_id: id(7), churned: true }).conflicts).toHaveLength(1);
+    await again.close();
+  });
+
+  it("join a customer's latest prediction only within the outcome window", async () => {
+    const { recordOutcomes } = await import("../server/service/outcomes.ts");
+    const log = await FileLog.open(tempDir(), { outcomeCustomerWindowMs: 30 * 86_400_000 });
+    const day = 86_400_000;
+    log.onPredictions([fakeRecord(1, { customer_id: "stale", at: Date.now() - 45 * day }), fakeRecord(2, { customer_id: "fresh", at: Date.now() - 10 * day })]);
+    const r = recordOutcomes(log, [log], { outcomes: [{ customer_id: "stale", churned: true }, { customer_id: "fresh", churned: true }] });
+    expect(r.unmatched).toEqual([{ index: 0, reason: "no prediction for customer stale within the outcome window in the log's retention" }]);
+    expect(r.matched.map((m) => m.prediction_id)).toEqual([id(2)]);
+    // By prediction id an outcome joins however old its prediction.
+    expect(recordOutcomes(log, [log], { prediction_id: id(1), churned: true }).matched).toHaveLength(1);
+    await log.close();
+  });
+});
+
+describe("outcome window configuration", () => {
+  it("comes from OUTCOME_CUSTOMER_WINDOW_DAYS, 90 by default", async () => {
+    const { loadConfig } = await import("../server/config.ts");
+    expect(loadConfig([], {}).outcomeCustomerWindowDays).toBe(90);
+    expect(loadConfig([], { OUTCOME_CUSTOMER_WINDOW_DAYS: "7" }).outcomeCustomerWindowDays).toBe(7);
+    expect(() => loadConfig([], { OUTCOME_CUSTOMER_WINDOW_DAYS: "-1" })).toThrow(/OUTCOME_CUSTOMER_WINDOW_DAYS/);
+  });
+});
