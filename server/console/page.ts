@@ -106,6 +106,17 @@ export const CONSOLE_HTML = /* html */ `<!doctype html>
     <svg id="pending" viewBox="0 0 600 200"></svg>
   </section>
   <section>
+    <h2>holdout and realized uplift <small>churn of treated vs holdout customers of the same recommendation</small></h2>
+    <div id="upliftstats" class="muted">no holdout outcomes yet</div>
+    <svg id="upliftbars" viewBox="0 0 600 220"></svg>
+    <div class="legend"><span style="color:var(--ref)">■ predicted reduction (forest)</span><span style="color:var(--live)">● realized uplift, 95% interval (Newcombe)</span></div>
+    <div class="scroll"><table><thead><tr><th>intervention</th><th class="n">treated</th><th class="n">holdout</th><th class="n">churn treated</th><th class="n">churn holdout</th><th class="n">realized</th><th class="n">95% interval</th><th class="n">predicted</th></tr></thead><tbody id="uplift"></tbody></table></div>
+  </section>
+  <section>
+    <h2>uplift (Qini) curve <small>churns prevented among the treated, per labelled customer, by share ranked on predicted reduction; dashed: a random ranking</small></h2>
+    <svg id="qini" viewBox="0 0 600 220"></svg>
+  </section>
+  <section>
     <h2>inputs <small>share imputed and unknown categories, live window</small></h2>
     <div class="scroll"><table><thead><tr><th>field</th><th class="n">imputed</th><th class="n">unknown category</th><th class="n">window</th></tr></thead><tbody id="inputs"></tbody></table></div>
   </section>

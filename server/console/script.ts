@@ -151,6 +151,81 @@ function drawHistograms(s) {
   });
 }
 
+/** Realized uplift with its interval (dot and whisker) beside the forest's predicted reduction (bar), per row. */
+function drawUpliftBars(svg, rows) {
+  const W = 600, H = 220, L = 52, R = 10, T = 10, B = 24;
+  const shown = rows.filter((r) => isNum(r.predicted_reduction) || isNum(r.uplift));
+  if (shown.length === 0) {
+    svg.innerHTML = '<text x="' + W / 2 + '" y="' + H / 2 + '" text-anchor="middle">too few labelled treated and holdout customers yet</text>';
+    return;
+  }
+  const vals = shown.flatMap((r) => [r.predicted_reduction, r.ci_lower, r.ci_upper, 0]).filter(isNum);
+  const top = niceMax(Math.max(...vals)), bottom = Math.min(0, ...vals) < 0 ? -niceMax(-Math.min(...vals)) : 0;
+  const y = (v) => T + ((top - v) / (top - bottom)) * (H - T - B);
+  const slot = (W - L - R) / shown.length;
+  let out = "";
+  for (let i = 0; i <= 4; i++) {
+    const v = bottom + ((top - bottom) * i) / 4;
+    out += '<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(v) + '" y2="' + y(v) + '"/><text x="' + (L - 4) + '" y="' + (y(v) + 3) + '" text-anchor="end">' + fmt(v, 2) + "</text>";
+  }
+  out += '<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(0) + '" y2="' + y(0) + '"/><line class="axis" x1="' + L + '" x2="' + L + '" y1="' + T + '" y2="' + (H - B) + '"/>';
+  shown.forEach((r, i) => {
+    const cx = L + i * slot + slot / 2, bw = Math.min(40, slot * 0.35);
+    if (isNum(r.predicted_reduction)) {
+      const y0 = y(Math.max(0, r.predicted_reduction)), y1 = y(Math.min(0, r.predicted_reduction));
+      out += '<rect class="predicted" x="' + (cx - bw - 2).toFixed(1) + '" width="' + bw.toFixed(1) + '" y="' + y0.toFixed(1) + '" height="' + Math.max(1, y1 - y0).toFixed(1) + '" fill="var(--ref)"><title>' + esc(r.label) + " predicted " + fmt(r.predicted_reduction) + "</title></rect>";
+    }
+    if (isNum(r.uplift)) {
+      const x = cx + bw / 2 + 2;
+      out += '<line x1="' + x + '" x2="' + x + '" y1="' + y(r.ci_lower).toFixed(1) + '" y2="' + y(r.ci_upper).toFixed(1) + '" stroke="var(--live)" stroke-width="2"/>';
+      out += '<circle class="realized" cx="' + x + '" cy="' + y(r.uplift).toFixed(1) + '" r="4" fill="var(--live)"><title>' + esc(r.label) + " realized " + fmt(r.uplift) + " [" + fmt(r.ci_lower) + ", " + fmt(r.ci_upper) + "]</title></circle>";
+    }
+    out += '<text x="' + cx + '" y="' + (H - 8) + '" text-anchor="middle">' + esc(r.label) + "</text>";
+  });
+  out += '<text x="4" y="' + (T + 2) + '">points</text>';
+  svg.innerHTML = out;
+}
+
+/** The Qini curve: prevented churns per labelled customer against the share of customers, best predicted first. */
+function drawQini(svg, qini) {
+  const W = 600, H = 220, L = 52, R = 10, T = 10, B = 24;
+  if (!qini || qini.length < 2) {
+    svg.innerHTML = '<text x="' + W / 2 + '" y="' + H / 2 + '" text-anchor="middle">too few labelled treated and holdout customers yet</text>';
+    return;
+  }
+  const vals = qini.map((p) => p.prevented);
+  const top = niceMax(Math.max(0, ...vals)), bottom = Math.min(...vals) < 0 ? -niceMax(-Math.min(...vals)) : 0;
+  const x = (f) => L + f * (W - L - R), y = (v) => T + ((top - v) / (top - bottom)) * (H - T - B);
+  let out = "";
+  for (let i = 0; i <= 4; i++) {
+    const v = bottom + ((top - bottom) * i) / 4;
+    out += '<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(v) + '" y2="' + y(v) + '"/><text x="' + (L - 4) + '" y="' + (y(v) + 3) + '" text-anchor="end">' + fmt(v, 2) + "</text>";
+    out += '<text x="' + x(i / 4) + '" y="' + (H - 8) + '" text-anchor="middle">' + i * 25 + "%</text>";
+  }
+  out += '<line class="axis" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(0) + '" y2="' + y(0) + '"/><line class="axis" x1="' + L + '" x2="' + L + '" y1="' + T + '" y2="' + (H - B) + '"/>';
+  const last = qini[qini.length - 1];
+  out += '<line x1="' + x(0) + '" y1="' + y(0) + '" x2="' + x(last.fraction) + '" y2="' + y(last.prevented) + '" stroke="var(--ref)" stroke-dasharray="5 4"/>';
+  out += '<polyline id="qiniline" fill="none" stroke="var(--live)" stroke-width="2" points="' + qini.map((p) => x(p.fraction).toFixed(1) + "," + y(p.prevented).toFixed(1)).join(" ") + '"/>';
+  out += '<text x="4" y="' + (T + 2) + '">prevented</text>';
+  svg.innerHTML = out;
+}
+
+function drawUplift(u) {
+  if (!u) return;
+  const pv = u.policy_value || {};
+  $("upliftstats").textContent = (isNum(u.holdout_fraction) ? "holdout " + pct(u.holdout_fraction) : "holdout not reported")
+    + " · labelled " + fmt(u.labelled_treated) + " treated, " + fmt(u.labelled_holdout) + " holdout"
+    + (isNum(pv.per_customer) ? " · realized value " + money(pv.per_customer) + " per customer acted on [" + money(pv.ci_lower) + ", " + money(pv.ci_upper) + "]" : "");
+  const rows = [{ label: "overall", ...u.overall, labelled: u.labelled_treated + u.labelled_holdout }, ...(u.by_intervention || []).map((e) => ({ label: e.intervention, ...e }))];
+  drawUpliftBars($("upliftbars"), rows);
+  $("uplift").innerHTML = rows.filter((r) => r.labelled > 0).map((r) => {
+    const off = isNum(r.predicted_reduction) && isNum(r.ci_lower) && (r.predicted_reduction < r.ci_lower || r.predicted_reduction > r.ci_upper);
+    return '<tr class="' + (off ? "drifted" : "") + '"><td>' + esc(r.label) + '</td><td class="n">' + fmt(r.labelled_treated) + '</td><td class="n">' + fmt(r.labelled_holdout) + '</td><td class="n">' + pct(r.churn_treated) + '</td><td class="n">' + pct(r.churn_holdout)
+      + '</td><td class="n">' + fmt(r.uplift) + '</td><td class="n">' + (isNum(r.ci_lower) ? "[" + fmt(r.ci_lower) + ", " + fmt(r.ci_upper) + "]" : "–") + '</td><td class="n">' + fmt(r.predicted_reduction) + "</td></tr>";
+  }).join("") || '<tr><td colspan="8" class="muted">no labelled treated or holdout customers yet</td></tr>';
+  drawQini($("qini"), u.qini);
+}
+
 // ---- the snapshot ----
 function pointOf(s) {
   const lat = {};
@@ -207,6 +282,8 @@ function render(s) {
       + '<tr><td>delivered</td><td class="n">' + fmt(wf.delivered) + '</td><td>dead letters</td><td class="n' + (wf.dead ? " bad" : "") + '">' + fmt(wf.dead) + "</td></tr>"
       + '<tr><td>recorded</td><td class="n">' + fmt(wf.recorded) + '</td><td>oldest pending</td><td class="n">' + (wf.oldest_pending_s === null ? "–" : fmt(wf.oldest_pending_s) + " s") + "</td></tr></tbody></table>";
   timeChart($("pending"), [{ name: "pending", color: "var(--p95)", values: points.map((p) => ({ t: p.t, v: p.pending })) }, { name: "dead", color: "var(--bad)", values: points.map((p) => ({ t: p.t, v: p.dead })) }], { unit: "entries", empty: "no workflow entries" });
+
+  drawUplift(s.uplift);
 
   $("inputs").innerHTML = (s.inputs || []).map((f) => "<tr><td>" + esc(f.feature) + '</td><td class="n' + (f.imputed_rate ? " bad" : "") + '">' + pct(f.imputed_rate) + '</td><td class="n' + (f.unknown_rate ? " bad" : "") + '">' + pct(f.unknown_rate) + '</td><td class="n">' + fmt(f.window) + "</td></tr>").join("") || '<tr><td colspan="4" class="muted">no requests yet</td></tr>';
 
