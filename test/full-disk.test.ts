@@ -38,7 +38,8 @@ if ("reason" in disk) {
 const root = "dir" in disk ? disk.dir : "";
 afterAll(() => {
   if (!root) return;
-  execFileSync("umount", [root]);
+  // Lazily: a failed test may have left a file open on it, which would make a plain umount refuse.
+  execFileSync("umount", ["-l", root]);
   rmSync(root, { recursive: true, force: true });
 });
 
