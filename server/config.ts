@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EVENT_TYPES } from "./contract/events.ts";
-import { parseApiKeys, parseOrigins, type ApiKey } from "./http/access.ts";
+import { parseApiKeys, parseOrigins, type ApiKey } from "./access-config.ts";
 
 /** The default bundle shipped with the package, beside package.json: from source (server/) or built (dist/server/). */
 export function bundledModels(): string {

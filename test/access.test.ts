@@ -11,7 +11,8 @@ import { WebSocket } from "ws";
 import { createChurnClient, type AppRouter } from "churn-intervention/client";
 import { REST_PATHS } from "../server/api/rest.ts";
 import { appRouter } from "../server/api/router.ts";
-import { PROCEDURE_SCOPES, ROUTE_SCOPES, SCOPES, UNAUTHENTICATED, type Scope } from "../server/api/scopes.ts";
+import { PROCEDURE_SCOPES, ROUTE_SCOPES, UNAUTHENTICATED } from "../server/api/scopes.ts";
+import { SCOPES, type Scope } from "../server/contract/access.ts";
 import { loadConfig } from "../server/config.ts";
 import { startServer, type RunningServer } from "../server/http/server.ts";
 import { SEED_REQUEST, testServer } from "./helpers/server.ts";
@@ -108,7 +109,7 @@ describe("with API keys", () => {
         for (const res of [none, wrong, malformed]) {
           expect(res.status).toBe(401);
           expect(JSON.parse(res.text)).toEqual(UNAUTHORIZED_BODY);
-          expect(res.headers["www-authenticate"]).toBe("Bearer");
+          expect(res.headers["www-authenticate"]).toMatch(r.path === "/console" ? /^Basic / : /^Bearer$/);
         }
         const other = await send(bearer(KEYS[r.scope === "predict" ? "monitor" : "predict"]));
         expect(other.status).toBe(403);
@@ -126,6 +127,17 @@ describe("with API keys", () => {
     const res = await call(`${server.url}/metrics`, { headers: bearer("test-both-key") });
     expect(res.status).toBe(200);
     expect((await call(`${server.url}/predict`, { method: "POST", headers: { ...JSON_TYPE, ...bearer("test-both-key") }, body: JSON.stringify({ ...SEED_REQUEST, customer_id: "access-both" }) })).status).toBe(200);
+  });
+
+  it("the console page asks a browser for the key (Basic, the key as the password) and opens with a monitor key", async () => {
+    const asked = await call(`${server.url}/console`);
+    expect(asked.status).toBe(401);
+    expect(asked.headers["www-authenticate"]).toMatch(/^Basic realm="churn console"/);
+    const basic = (password: string) => ({ authorization: `Basic ${Buffer.from(`anyone:${password}`).toString("base64")}` });
+    expect((await call(`${server.url}/console`, { headers: basic(KEYS.monitor) })).status).toBe(200);
+    expect((await call(`${server.url}/console`, { headers: basic(WRONG_KEY) })).status).toBe(401);
+    expect((await call(`${server.url}/console`, { headers: basic(KEYS.predict) })).status).toBe(403);
+    expect((await call(`${server.url}/metrics`)).headers["www-authenticate"]).toBe("Bearer");
   });
 
   it("/health, /health/live, /health/ready and /openapi.json stay open, and the health query too", async () => {

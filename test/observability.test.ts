@@ -21,6 +21,8 @@ const receiver = createServer((req, res) => {
 let server: RunningServer;
 
 beforeAll(async () => {
+  // The test run turns the access log off (vitest.config.ts); this file is about it.
+  process.env.LOG_LEVEL = "info";
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   server = await testServer(["--webhook-url", `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`]);
 });

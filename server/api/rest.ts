@@ -181,7 +181,8 @@ export async function handleRest(app: App, req: IncomingMessage, res: ServerResp
     }
     const refused = refusal(grant, routeScope(path), `${req.method} ${methods === customerRoute ? `${CUSTOMER}{id}` : path}`);
     if (refused) {
-      if (refused.status === 401) res.setHeader("www-authenticate", "Bearer");
+      // The console is a page a browser opens: Basic makes it ask for the key (as the password).
+      if (refused.status === 401) res.setHeader("www-authenticate", path === "/console" ? 'Basic realm="churn console", charset="UTF-8"' : "Bearer");
       return send(res, refused.status, { error: { code: refused.code, message: refused.message, issues: [] } });
     }
     await handler(app, req, res);

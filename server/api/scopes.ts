@@ -1,12 +1,10 @@
-// Who may call what (DESIGN section 11): the scopes an API key can hold, and the one table of the
-// scope each tRPC procedure and REST route needs. Free of Node built-ins and server code: the
+// Who may call what (DESIGN section 11): the one table of the scope each tRPC procedure and REST
+// route needs (the scopes themselves are the contract's). Free of Node built-ins and server code: the
 // router's types, which the client package ships, reach this module.
 
-export const SCOPES = ["predict", "events", "outcomes", "monitor", "admin"] as const;
-export type Scope = (typeof SCOPES)[number];
+import type { Grant, Scope } from "../contract/access.ts";
 
-/** A caller's scopes: "all" while access control is off, a key's scopes, or null without a valid key. */
-export type Grant = ReadonlySet<Scope> | "all" | null;
+export type { Grant, Scope };
 
 /** The scope each procedure needs (null: open to anyone). One not listed is refused while access control is on. */
 export const PROCEDURE_SCOPES: Readonly<Record<string, Scope | null>> = {
