@@ -37,3 +37,16 @@ export interface PredictionLog extends PredictionObserver, InterventionHistory {
   recent(): { predictions: PredictionRecord[]; outcomes: LabelledOutcome[] };
   close(): Promise<void>;
 }
+
+/** Where the intervention workflow's entries stand: what the outbox reports and the monitor shows. */
+export interface WorkflowStatus {
+  url: string | null;
+  pending: number;
+  retrying: number;
+  delivered: number;
+  dead: number;
+  /** Recorded without a URL to deliver to. */
+  recorded: number;
+  /** When the oldest undelivered entry was made (ms since the epoch); null with none. */
+  oldest_pending_at: number | null;
+}

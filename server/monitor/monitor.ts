@@ -5,6 +5,7 @@
 import type { Reference } from "../contract/bundle.ts";
 import type { AlertEvent, FeatureHistogram, HistoryPoint, MetricsSnapshot, MonitoringFeed, WorkflowSummary } from "../contract/monitoring.ts";
 import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
+import type { WorkflowStatus } from "../contract/storage.ts";
 import { Alerts } from "./alerts.ts";
 import { categoricalHistogram, numericBins, numericHistogram, scoreHistogram, type NumericBins } from "./histograms.ts";
 import { SnapshotHistory } from "./history.ts";
@@ -38,17 +39,6 @@ export interface MonitorOptions {
   historySize?: number;
 }
 
-/** What the monitor reads of the workflow outbox (its status). */
-export interface WorkflowStatus {
-  url: string | null;
-  pending: number;
-  retrying: number;
-  delivered: number;
-  dead: number;
-  recorded: number;
-  /** When the oldest undelivered entry was made (ms since the epoch); null with none. */
-  oldest_pending_at: number | null;
-}
 
 const EMPTY_LATENCY = { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
 

@@ -10,6 +10,7 @@
 // outbox is rebuilt from both: `open`, then the log's open (which restores its entries), then `start`.
 import { join } from "node:path";
 import type { PredictionRecord } from "../contract/records.ts";
+import type { WorkflowStatus } from "../contract/storage.ts";
 import { JsonlWriter, readJsonl, replaceJsonl } from "./jsonl.ts";
 import type { LogWorkflow } from "./log.ts";
 
@@ -39,17 +40,6 @@ export interface OutboxOptions {
   retryMs?: number;
 }
 
-export interface OutboxStatus {
-  url: string | null;
-  pending: number;
-  retrying: number;
-  delivered: number;
-  dead: number;
-  /** Recorded without a URL to deliver to. */
-  recorded: number;
-  /** When the oldest undelivered entry was made (ms since the epoch); null with none. */
-  oldest_pending_at: number | null;
-}
 
 /** What the outbox needs of the log that holds its entries. */
 export interface WorkflowLog {
@@ -222,7 +212,7 @@ export class Outbox implements LogWorkflow {
     if (carried > 0) await writer.flushed();
   }
 
-  status(): OutboxStatus {
+  status(): WorkflowStatus {
     let retrying = 0;
     let oldest: string | null = null;
     for (const item of this.items.values()) {
