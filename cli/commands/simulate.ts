@@ -207,6 +207,8 @@ export async function simulate(o: SimulationOptions & { runs?: number }): Promis
         observer.monitor.setBundle(bundle.version, { rows: 1, numeric: {}, categories: {}, effects: {} }, holdout);
         observer.records.clear();
         const r = await run(service, observer, truth, o, scenario, k);
+        // Each run's lines committed before the next: a service would not outrun its log by minutes.
+        await log.flushed();
         runs.push({ ...r, oracle_value: k === 0 ? r.oracle_value : runs[0].oracle_value });
       }
       out.push(runs);
