@@ -16,6 +16,7 @@ import { admitTrpc } from "./trpc-guard.ts";
 import { DEFAULT_SOCKET_LIMITS, guardSockets } from "./websocket.ts";
 import type { HealthResponse } from "../contract/api.ts";
 import { observeRequests } from "../observability/access-log.ts";
+import { startTraceExport, type TraceExport } from "../observability/export.ts";
 import { runtimeName } from "../service/recommender.ts";
 
 export interface RunningServer {
@@ -85,9 +86,12 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   onListening?.(url);
+  let tracing: TraceExport | null = null;
   try {
+    tracing = await startTraceExport();
     theApp = await (app ?? createApp(config));
   } catch (err) {
+    await tracing?.shutdown();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw err;
   }
@@ -130,6 +134,7 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
         unguard();
         wss.close();
         await ready.close();
+        await tracing?.shutdown();
       })();
       return closing;
     },

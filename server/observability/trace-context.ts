@@ -1,12 +1,12 @@
 // W3C Trace Context: the `traceparent` header read from requests and written to the workflow
 // webhook, and the spans of a request through @opentelemetry/api. Nothing is recorded or exported
-// unless the process registers an OpenTelemetry SDK (README: Monitoring); without one every span
-// is the API's non-recording span, which carries an incoming trace id through unchanged.
-import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Context, type Span, type SpanContext } from "@opentelemetry/api";
+// unless an OpenTelemetry SDK is registered (export.ts, when an OTLP endpoint is configured, or the
+// user's own; README: Monitoring); without one every span is the API's non-recording span, which
+// carries an incoming trace id through unchanged.
+import { context, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Context, type Span, type SpanContext, type Tracer } from "@opentelemetry/api";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-export const tracer = trace.getTracer("churn-intervention");
+const TRACER = "churn-intervention";
 
 /** The span context a valid `traceparent` names (version 00; all-zero ids are invalid), else null. */
 export function parseTraceparent(header: string | string[] | undefined): SpanContext | null {
@@ -24,14 +24,19 @@ export function formatTraceparent(c: SpanContext): string | null {
 export function startRequestSpan(name: string, traceparent: string | string[] | undefined): { span: Span; ctx: Context } {
   const parent = parseTraceparent(traceparent);
   const parentCtx = parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : ROOT_CONTEXT;
-  const span = tracer.startSpan(name, { kind: SpanKind.SERVER }, parentCtx);
+  // Looked up each time: the API's proxy tracer would keep the first SDK tracer after that SDK is unregistered.
+  const span = trace.getTracer(TRACER).startSpan(name, { kind: SpanKind.SERVER }, parentCtx);
   return { span, ctx: trace.setSpan(parentCtx, span) };
 }
 
-/** Whether an SDK has been registered: without one the API's proxy has no delegate. */
-function sdkRegistered(): boolean {
+/** The registered SDK's tracer, or undefined without one (the API's proxy then has no delegate). */
+function sdkTracer(): Tracer | undefined {
   const provider = trace.getTracerProvider();
-  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer("churn-intervention") !== undefined;
+  return provider instanceof ProxyTracerProvider ? provider.getDelegateTracer(TRACER) : provider.getTracer(TRACER);
+}
+
+export function sdkRegistered(): boolean {
+  return sdkTracer() !== undefined;
 }
 
 /**
@@ -40,7 +45,8 @@ function sdkRegistered(): boolean {
  * switch had cost ~0.3 µs a stage, 3% of a single predict.
  */
 export function traced<T>(name: string, fn: () => T): T {
-  if (!sdkRegistered()) return fn();
+  const tracer = sdkTracer();
+  if (!tracer) return fn();
   return tracer.startActiveSpan(name, (span) => {
     try {
       return fn();
