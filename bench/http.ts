@@ -34,11 +34,17 @@ interface Server {
 
 async function start(args: string[]): Promise<Server> {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  let seen = "";
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => {
-      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(d.toString());
-      if (m) resolve(m[1]);
-    });
+    const find = (d: Buffer) => {
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec((seen += d.toString()));
+      if (!m) return;
+      // The server's access log goes on (as in production); it is drained, not parsed, from here on.
+      child.stdout!.off("data", find);
+      child.stdout!.resume();
+      resolve(m[1]);
+    };
+    child.stdout!.on("data", find);
     child.once("exit", (code) => reject(new Error(`server exited (${code})`)));
   });
   return { url, child };
