@@ -81,3 +81,53 @@ export class Scratch {
     this.capacity = 0;
   }
 }
+
+/**
+ * The WASM memory one model's evaluator holds: its layout, copied in once; its header; its
+ * scratch blocks. `dispose()` frees all of it together, and `check()` refuses use after that.
+ */
+export class ModelMemory {
+  private readonly blocks: number[] = [];
+  private readonly scratches: Scratch[] = [];
+  private disposed = false;
+
+  constructor(
+    private readonly core: WasmCore,
+    /** The model file, named in the error of a use after dispose. */
+    private readonly source: string,
+  ) {}
+
+  /** Copies `src` in (null: nothing, pointer 0). */
+  copy(src: Float64Array | Int32Array | Uint32Array | Uint8Array | null): number {
+    if (src === null) return 0;
+    const ptr = this.core.copyIn(src);
+    this.blocks.push(ptr);
+    return ptr;
+  }
+
+  /** A header of `bytes`, its fields written little-endian by `write` (before anything else allocates). */
+  header(bytes: number, write: (set: { i32(offset: number, v: number): void; f64(offset: number, v: number): void }) => void): number {
+    const ptr = this.core.alloc(bytes);
+    this.blocks.push(ptr);
+    const view = new DataView(this.core.buffer, ptr, bytes);
+    write({ i32: (o, v) => view.setInt32(o, v, true), f64: (o, v) => view.setFloat64(o, v, true) });
+    return ptr;
+  }
+
+  scratch(): Scratch {
+    const s = new Scratch(this.core);
+    this.scratches.push(s);
+    return s;
+  }
+
+  check(): void {
+    if (this.disposed) throw new Error(`${this.source}: evaluator used after dispose()`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const ptr of this.blocks) this.core.free(ptr);
+    for (const s of this.scratches) s.release();
+  }
+}

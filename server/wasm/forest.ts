@@ -4,7 +4,7 @@ import { contrastVectors, defaultContrasts } from "../model/causal/contrasts.ts"
 import { ndtri } from "../model/causal/normal.ts";
 import type { Contrast, EffectResult, ForestEvaluator } from "../model/evaluator.ts";
 import * as L from "../../assembly/layout.ts";
-import { Scratch, type WasmCore } from "./core.ts";
+import { ModelMemory, type Scratch, type WasmCore } from "./core.ts";
 
 /**
  * Nodes for the core: internal nodes renumbered densely (leaves take no room among them), and below
@@ -73,21 +73,20 @@ export class WasmForest implements ForestEvaluator {
   private readonly defaults: Contrast[];
   private readonly defaultQ: Float64Array;
   private readonly quantiles = new Map<number, [number, number]>();
-  private disposed = false;
 
   private constructor(
     private readonly core: WasmCore,
+    private readonly memory: ModelMemory,
     private readonly forest: CausalForest,
     private readonly header: number,
-    private readonly blocks: number[],
   ) {
     this.numFeatures = forest.nFeatures;
     this.arms = forest.treatmentColumns;
     this.control = forest.control;
-    this.input = new Scratch(core);
-    this.output = new Scratch(core);
-    this.work = new Scratch(core);
-    this.q = new Scratch(core);
+    this.input = memory.scratch();
+    this.output = memory.scratch();
+    this.work = memory.scratch();
+    this.q = memory.scratch();
     this.defaults = defaultContrasts(forest);
     this.defaultQ = contrastVectors(forest, this.defaults);
   }
@@ -95,32 +94,25 @@ export class WasmForest implements ForestEvaluator {
   static create(core: WasmCore, forest: CausalForest): WasmForest {
     const { roots, nodes, tableOffset } = flattenNodes(forest);
     const so = forest.subforestOffsets;
-    const blocks: number[] = [];
-    const put = (a: Int32Array | Float64Array | Uint8Array) => {
-      const ptr = core.copyIn(a);
-      blocks.push(ptr);
-      return ptr;
-    };
+    const memory = new ModelMemory(core, forest.source);
     const fields = {
-      roots: put(roots),
-      nodes: put(new Uint8Array(nodes)) + tableOffset,
-      stats: put(packLeafStats(forest)),
-      subforests: put(so),
+      roots: memory.copy(roots),
+      nodes: memory.copy(new Uint8Array(nodes)) + tableOffset,
+      stats: memory.copy(packLeafStats(forest)),
+      subforests: memory.copy(so),
     };
-    const header = core.alloc(L.FOREST_HEADER_BYTES);
-    blocks.push(header);
-    const h = new DataView(core.buffer, header, L.FOREST_HEADER_BYTES);
-    const i32 = (off: number, v: number) => h.setInt32(off, v, true);
-    i32(L.FOREST_N_TREES, forest.nTrees);
-    i32(L.FOREST_N_OUTPUTS, forest.nOutputs);
-    i32(L.FOREST_N_FEATURES, forest.nFeatures);
-    i32(L.FOREST_ROOTS, fields.roots);
-    i32(L.FOREST_NODES, fields.nodes);
-    i32(L.FOREST_LEAF_STATS, fields.stats);
-    i32(L.FOREST_SUBFOREST_OFFSETS, fields.subforests);
-    i32(L.FOREST_N_SUBFORESTS, so.length - 1);
-    i32(L.FOREST_SUBFOREST_SIZE, so[1] - so[0]);
-    return new WasmForest(core, forest, header, blocks);
+    const header = memory.header(L.FOREST_HEADER_BYTES, ({ i32 }) => {
+      i32(L.FOREST_N_TREES, forest.nTrees);
+      i32(L.FOREST_N_OUTPUTS, forest.nOutputs);
+      i32(L.FOREST_N_FEATURES, forest.nFeatures);
+      i32(L.FOREST_ROOTS, fields.roots);
+      i32(L.FOREST_NODES, fields.nodes);
+      i32(L.FOREST_LEAF_STATS, fields.stats);
+      i32(L.FOREST_SUBFOREST_OFFSETS, fields.subforests);
+      i32(L.FOREST_N_SUBFORESTS, so.length - 1);
+      i32(L.FOREST_SUBFOREST_SIZE, so[1] - so[0]);
+    });
+    return new WasmForest(core, memory, forest, header);
   }
 
   /** The normal quantiles at alpha/2 and 1 - alpha/2, computed once per alpha. */
@@ -135,7 +127,7 @@ export class WasmForest implements ForestEvaluator {
   }
 
   effects(rows: Float64Array, nRows: number, alpha: number, contrasts?: Contrast[]): EffectResult {
-    if (this.disposed) throw new Error(`${this.forest.source}: evaluator used after dispose()`);
+    this.memory.check();
     const list = contrasts ?? this.defaults;
     const qs = contrasts ? contrastVectors(this.forest, contrasts) : this.defaultQ;
     const [zLo, zHi] = this.z(alpha);
@@ -170,9 +162,6 @@ export class WasmForest implements ForestEvaluator {
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    for (const ptr of this.blocks) this.core.free(ptr);
-    for (const s of [this.input, this.output, this.work, this.q]) s.release();
+    this.memory.dispose();
   }
 }

@@ -5,7 +5,7 @@ import { MissingType, type LgbModel, type OutputTransform } from "../model/light
 import type { GbdtEvaluator } from "../model/evaluator.ts";
 import { ModelFormatError } from "../model/errors.ts";
 import * as L from "../../assembly/layout.ts";
-import { Scratch, type WasmCore } from "./core.ts";
+import { ModelMemory, type Scratch, type WasmCore } from "./core.ts";
 
 const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
   identity: L.TRANSFORM_IDENTITY,
@@ -156,34 +156,28 @@ export class WasmGbdt implements GbdtEvaluator {
   private readonly output: Scratch;
   private readonly path: Scratch;
   private readonly pathBytes: number;
-  private disposed = false;
 
   private constructor(
     private readonly core: WasmCore,
-    private readonly model: LgbModel,
+    private readonly memory: ModelMemory,
     private readonly header: number,
-    private readonly blocks: number[],
+    private readonly model: LgbModel,
     maxDepth: number,
   ) {
     this.numFeatures = model.numFeatures;
     this.numClass = model.numClass;
     this.numTrees = model.trees.length;
-    this.input = new Scratch(core);
-    this.output = new Scratch(core);
-    this.path = new Scratch(core);
+    this.input = memory.scratch();
+    this.output = memory.scratch();
+    this.path = memory.scratch();
     this.pathBytes = (((maxDepth + 2) * (maxDepth + 3)) / 2) * L.PATH_ELEMENT_BYTES;
   }
 
   /** Writes the model into WASM memory once; `dispose()` frees it. */
   static create(core: WasmCore, model: LgbModel): WasmGbdt {
     const flat = flatten(model);
-    const blocks: number[] = [];
-    const put = (a: Block | ArrayBuffer | null) => {
-      if (a === null) return 0;
-      const ptr = core.copyIn(a instanceof ArrayBuffer ? new Uint8Array(a) : a);
-      blocks.push(ptr);
-      return ptr;
-    };
+    const memory = new ModelMemory(core, model.source);
+    const put = (a: Block | ArrayBuffer | null) => memory.copy(a instanceof ArrayBuffer ? new Uint8Array(a) : a);
     const fields = {
       roots: put(flat.roots),
       nodes: put(flat.nodes) + flat.tableOffset,
@@ -196,35 +190,33 @@ export class WasmGbdt implements GbdtEvaluator {
       leafCount: put(flat.leafCount),
       expected: put(flat.expected),
     };
-    const header = core.alloc(L.GBDT_HEADER_BYTES);
-    blocks.push(header);
-    const h = new DataView(core.buffer, header, L.GBDT_HEADER_BYTES);
-    const i32 = (off: number, v: number) => h.setInt32(off, v, true);
     const t = model.transform;
-    i32(L.GBDT_N_TREES, model.trees.length);
-    i32(L.GBDT_N_CLASS, model.numClass);
-    i32(L.GBDT_N_FEATURES, model.numFeatures);
-    i32(L.GBDT_ROOTS, fields.roots);
-    i32(L.GBDT_NODES, fields.nodes);
-    i32(L.GBDT_CAT_WORDS, fields.catWords);
-    i32(L.GBDT_LEAF_BASE, fields.leafBase);
-    i32(L.GBDT_TRANSFORM, TRANSFORM_CODES[t.kind]);
-    i32(L.GBDT_AVERAGE_OUTPUT, model.averageOutput ? 1 : 0);
-    i32(L.GBDT_FLAGS, (flat.plain ? L.GBDT_FLAG_PLAIN : 0) | (flat.nanAsZero ? L.GBDT_FLAG_NAN_AS_ZERO : 0));
-    h.setFloat64(L.GBDT_SIGMOID, t.kind === "sigmoid" || t.kind === "ova" ? t.sigmoid : 1, true);
-    i32(L.GBDT_LINEAR, fields.linear);
-    i32(L.GBDT_LIN_FEATURES, fields.linFeat);
-    i32(L.GBDT_LIN_COEFFS, fields.linCoef);
-    i32(L.GBDT_NODE_COUNT, fields.nodeCount);
-    i32(L.GBDT_LEAF_COUNT, fields.leafCount);
-    i32(L.GBDT_MAX_DEPTH, flat.maxDepth);
-    i32(L.GBDT_EXPECTED, fields.expected);
-    return new WasmGbdt(core, model, header, blocks, flat.maxDepth);
+    const header = memory.header(L.GBDT_HEADER_BYTES, ({ i32, f64 }) => {
+      i32(L.GBDT_N_TREES, model.trees.length);
+      i32(L.GBDT_N_CLASS, model.numClass);
+      i32(L.GBDT_N_FEATURES, model.numFeatures);
+      i32(L.GBDT_ROOTS, fields.roots);
+      i32(L.GBDT_NODES, fields.nodes);
+      i32(L.GBDT_CAT_WORDS, fields.catWords);
+      i32(L.GBDT_LEAF_BASE, fields.leafBase);
+      i32(L.GBDT_TRANSFORM, TRANSFORM_CODES[t.kind]);
+      i32(L.GBDT_AVERAGE_OUTPUT, model.averageOutput ? 1 : 0);
+      i32(L.GBDT_FLAGS, (flat.plain ? L.GBDT_FLAG_PLAIN : 0) | (flat.nanAsZero ? L.GBDT_FLAG_NAN_AS_ZERO : 0));
+      f64(L.GBDT_SIGMOID, t.kind === "sigmoid" || t.kind === "ova" ? t.sigmoid : 1);
+      i32(L.GBDT_LINEAR, fields.linear);
+      i32(L.GBDT_LIN_FEATURES, fields.linFeat);
+      i32(L.GBDT_LIN_COEFFS, fields.linCoef);
+      i32(L.GBDT_NODE_COUNT, fields.nodeCount);
+      i32(L.GBDT_LEAF_COUNT, fields.leafCount);
+      i32(L.GBDT_MAX_DEPTH, flat.maxDepth);
+      i32(L.GBDT_EXPECTED, fields.expected);
+    });
+    return new WasmGbdt(core, memory, header, model, flat.maxDepth);
   }
 
   /** Copies rows into the reused input block (the core filters them in place). */
   private load(rows: Float64Array, nRows: number): number {
-    this.check();
+    this.memory.check();
     const n = nRows * this.numFeatures;
     if (rows.length < n) {
       throw new RangeError(`expected ${nRows} rows x ${this.numFeatures} features (${n} values), got ${rows.length}`);
@@ -274,15 +266,6 @@ export class WasmGbdt implements GbdtEvaluator {
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    for (const ptr of this.blocks) this.core.free(ptr);
-    this.input.release();
-    this.output.release();
-    this.path.release();
-  }
-
-  private check(): void {
-    if (this.disposed) throw new Error(`${this.model.source}: evaluator used after dispose()`);
+    this.memory.dispose();
   }
 }
