@@ -55,6 +55,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
   private readonly effects = new Map<string, NumberWindow>();
   private readonly labelled: LabelledWindow;
   private readonly uplift: UpliftWindow;
+  private calibrated: MetricsSnapshot["calibration"] | null = null;
   private holdoutFraction: number | null = null;
   private readonly scores: NumberWindow;
   private readonly fieldSources: FieldSources;
@@ -109,6 +110,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
   }
 
   onOutcomes(outcomes: LabelledOutcome[]): void {
+    if (outcomes.length) this.calibrated = null;
     for (const o of outcomes) {
       this.labelled.push(o.churn_probability, o.churned);
       this.uplift.push(o);
@@ -143,7 +145,13 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     }
   }
 
+  /** Calibration over the labelled window: computed again only after outcomes came (AUC sorts the window). */
   private calibration(): MetricsSnapshot["calibration"] {
+    this.calibrated ??= this.calibrate();
+    return this.calibrated;
+  }
+
+  private calibrate(): MetricsSnapshot["calibration"] {
     const labels = this.labelled.labels();
     const scores = this.labelled.scores();
     const positives = labels.reduce((s, y) => s + y, 0);

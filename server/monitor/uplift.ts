@@ -25,6 +25,8 @@ export class UpliftWindow {
   private readonly names: string[] = [];
   private next = 0;
   private count = 0;
+  /** The last summary, until a label changes the window: the monitor asks every second. */
+  private cached: { holdoutFraction: number | null; minimum: number; summary: UpliftSummary } | null = null;
 
   constructor(private readonly size: number) {
     this.group = new Uint8Array(size);
@@ -41,6 +43,7 @@ export class UpliftWindow {
     if (!e) return;
     let code = this.names.indexOf(e.intervention);
     if (code < 0) code = this.names.push(e.intervention) - 1;
+    this.cached = null;
     const s = this.next;
     this.next = s + 1 === this.size ? 0 : s + 1;
     if (this.count < this.size) this.count++;
@@ -57,6 +60,14 @@ export class UpliftWindow {
    * (null below); the curve and the policy value, `minimum` in each group overall.
    */
   summary(holdoutFraction: number | null, minimum: number): UpliftSummary {
+    const c = this.cached;
+    if (c && c.holdoutFraction === holdoutFraction && c.minimum === minimum) return c.summary;
+    const summary = this.compute(holdoutFraction, minimum);
+    this.cached = { holdoutFraction, minimum, summary };
+    return summary;
+  }
+
+  private compute(holdoutFraction: number | null, minimum: number): UpliftSummary {
     const all: Subset = () => true;
     const overall = this.estimate(all, minimum);
     const by_intervention = this.names
