@@ -57,7 +57,7 @@ export interface Config {
 const OPTIONS = {
   port: { env: "PORT", kind: "int", min: 0, max: 65535, default: 3000 },
   host: { env: "HOST", kind: "string", default: "127.0.0.1" },
-  models: { env: "MODELS_DIR", kind: "string", default: "the bundled models/" },
+  models: { env: "MODELS_DIR", kind: "string", default: bundledModels, shown: "the bundled models/" },
   "max-body-bytes": { env: "MAX_BODY_BYTES", kind: "int", min: 1024, max: 1 << 30, default: 16 * 1024 * 1024 },
   "max-batch": { env: "MAX_BATCH_CUSTOMERS", kind: "int", min: 1, max: 1_000_000, default: 10_000 },
   "max-connections": { env: "MAX_CONNECTIONS", kind: "int", min: 1, max: 1_000_000, default: 800 },
@@ -79,12 +79,21 @@ const OPTIONS = {
   "cors-origins": { env: "CORS_ORIGINS", kind: "string" },
 } as const;
 
-type Spec = { env: string; kind: "int" | "number" | "string" | "url" | "switch"; min?: number; max?: number; default?: number | string };
+type Spec = {
+  env: string;
+  kind: "int" | "number" | "string" | "url" | "switch";
+  min?: number;
+  max?: number;
+  /** A value, or how to find it when it depends on where the package is installed. */
+  default?: number | string | (() => string);
+  /** The default as the help says it, when it is found rather than fixed. */
+  shown?: string;
+};
 
 export class ConfigError extends Error {}
 
 function read(name: string, spec: Spec, raw: string | undefined, from: string): number | string | undefined {
-  if (raw === undefined || raw === "") return spec.default;
+  if (raw === undefined || raw === "") return typeof spec.default === "function" ? spec.default() : spec.default;
   if (spec.kind === "string") return raw;
   if (spec.kind === "switch") {
     if (raw !== "on" && raw !== "off") throw new ConfigError(`${from}: expected on or off, got ${JSON.stringify(raw)}`);
@@ -173,7 +182,7 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
   return {
     port: value("port") as number,
     host: value("host") as string,
-    modelsDir: flags.models !== undefined || env.MODELS_DIR ? (value("models") as string) : bundledModels(),
+    modelsDir: value("models") as string,
     maxBodyBytes: value("max-body-bytes") as number,
     maxBatchCustomers: value("max-batch") as number,
     maxConnections: value("max-connections") as number,
@@ -197,5 +206,5 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
 }
 
 export const CONFIG_HELP = Object.entries(OPTIONS)
-  .map(([flag, s]) => `  --${flag.padEnd(15)} ${s.env.padEnd(20)} ${"default" in s ? `default ${s.default}` : "unset"}`)
+  .map(([flag, s]) => `  --${flag.padEnd(15)} ${s.env.padEnd(20)} ${"shown" in s ? `default ${s.shown}` : "default" in s ? `default ${s.default}` : "unset"}`)
   .join("\n") + `\n  ${"".padEnd(17)} ${"API_KEYS".padEnd(20)} unset (environment only; or API_KEYS_FILE)`;
