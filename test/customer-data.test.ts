@@ -1,7 +1,6 @@
 // One conformance suite for both customer-data stores (embedded and PostgreSQL): idempotency,
 // atomic batches, profile sources, imported rows, compaction. Then what only the embedded store
 // has to prove: a restart and a kill -9 lose no acknowledged event.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +12,7 @@ import type { CustomerEvent } from "../server/contract/events.ts";
 import { EmbeddedCustomerData } from "../server/store/customer-data/embedded.ts";
 import { PostgresCustomerData } from "../server/store/postgres/customer-data.ts";
 import { batches, DAY, eventStream, iso, plainProfile, T0 } from "./helpers/customer-events.ts";
-import { denoCommand } from "./helpers/deno.ts";
+import { writeThenKill } from "./helpers/kill-writer.ts";
 import { usePostgres } from "./helpers/postgres.ts";
 
 const pg = usePostgres();
@@ -210,24 +209,7 @@ describe("embedded store across restarts", () => {
 
   it("a SIGKILL while ingesting loses no acknowledged event", async () => {
     const dir = tempDir();
-    const [cmd, args] = denoCommand(["test/helpers/customer-data-writer.ts", dir]);
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let acknowledged = 0;
-    await new Promise<void>((resolve, reject) => {
-      let buffer = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const lines = buffer.split("\n");
-        buffer = lines.pop()!;
-        for (const l of lines) acknowledged = Math.max(acknowledged, Number(l.split(" ")[1]));
-        if (acknowledged >= 20_000) {
-          child.kill("SIGKILL");
-          resolve();
-        }
-      });
-      child.on("exit", (code) => (acknowledged >= 20_000 ? resolve() : reject(new Error(`writer exited early (${code})`))));
-    });
-    await new Promise((r) => child.once("exit", r));
+    const acknowledged = await writeThenKill("test/helpers/customer-data-writer.ts", [dir], 20_000);
     const store = await EmbeddedCustomerData.open(dir);
     const again = Array.from({ length: acknowledged }, (_, k) => login(`c${(k + 1) % 97}`, `e${k + 1}`, T0 + (k + 1) * 1000));
     for (const b of batches(again, [999])) {

@@ -2,7 +2,6 @@
 // and reports each durable sequence number; it is killed with SIGKILL mid-stream; the reopened
 // log holds every reported record, intact. With the workflow: every intervention logged before the
 // kill is delivered by the next process.
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,34 +10,14 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import { FileLog } from "../server/store/log.ts";
 import { Outbox } from "../server/store/outbox.ts";
-import { denoCommand } from "./helpers/deno.ts";
+import { writeThenKill } from "./helpers/kill-writer.ts";
 
 /** Runs the log writer until it has reported `upTo` records durable, then SIGKILLs it; returns how many it reported. */
-async function writeThenKill(dir: string, mode: string[], upTo: number): Promise<number> {
-  const [cmd, args] = denoCommand(["test/helpers/log-writer.ts", dir, ...mode]);
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let acknowledged = 0;
-  await new Promise<void>((resolve, reject) => {
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const lines = buffer.split("\n");
-      buffer = lines.pop()!;
-      for (const l of lines) acknowledged = Math.max(acknowledged, Number(l.split(" ")[1]));
-      if (acknowledged >= upTo) {
-        child.kill("SIGKILL");
-        resolve();
-      }
-    });
-    child.on("exit", (code) => (acknowledged >= upTo ? resolve() : reject(new Error(`writer exited early (${code})`))));
-  });
-  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r));
-  return acknowledged;
-}
+const writeLogThenKill = (dir: string, mode: string[], upTo: number) => writeThenKill("test/helpers/log-writer.ts", [dir, ...mode], upTo);
 
 it("a SIGKILL after a record is reported durable loses none of them", async () => {
   const dir = mkdtempSync(join(tmpdir(), "crash-"));
-  const acknowledged = await writeThenKill(dir, [], 3000);
+  const acknowledged = await writeLogThenKill(dir, [], 3000);
   const log = await FileLog.open(dir, { recentSize: Infinity });
   const found = new Map(log.recent().predictions.map((r) => [r.prediction_id, r]));
   for (let i = 1; i <= acknowledged; i++) expect(found.get(`id-${i}`)?.inputs.tenure).toBe(i);
@@ -49,7 +28,7 @@ it("a SIGKILL after a record is reported durable loses none of them", async () =
 
 it("every intervention logged before a SIGKILL is delivered by the next process", async () => {
   const dir = mkdtempSync(join(tmpdir(), "crash-workflow-"));
-  const acknowledged = await writeThenKill(dir, ["workflow"], 1000);
+  const acknowledged = await writeLogThenKill(dir, ["workflow"], 1000);
   const delivered = new Set<string>();
   const hook = createServer((req, res) => {
     delivered.add(req.headers["idempotency-key"] as string);
