@@ -91,18 +91,14 @@ export class UpliftWindow {
 
   /** Churn of each group, and the uplift (holdout rate - treated rate) with Newcombe's 95% interval. */
   private estimate(within: Subset, minimum: number): UpliftEstimate {
-    let nT = 0, nH = 0, yT = 0, yH = 0, predicted = 0;
+    const t = new Tally();
+    let predicted = 0;
     for (let i = 0; i < this.count; i++) {
       if (!within(i)) continue;
       predicted += this.reduction[i];
-      if (this.group[i] === TREATED) {
-        nT++;
-        yT += this.churned[i];
-      } else {
-        nH++;
-        yH += this.churned[i];
-      }
+      t.add(this.group[i] === TREATED, this.churned[i]);
     }
+    const { nT, nH, yT, yH } = t;
     const enough = nT >= minimum && nH >= minimum;
     const d = enough ? newcombe(yH, nH, yT, nT) : null;
     return {
@@ -137,16 +133,11 @@ export class UpliftWindow {
   private qini(): UpliftSummary["qini"] {
     const order = Array.from({ length: this.count }, (_, i) => i).sort((a, b) => this.reduction[b] - this.reduction[a]);
     const points: UpliftSummary["qini"] = [{ fraction: 0, prevented: 0 }];
-    let nT = 0, nH = 0, yT = 0, yH = 0;
+    const t = new Tally();
     let mark = 1;
     order.forEach((i, k) => {
-      if (this.group[i] === TREATED) {
-        nT++;
-        yT += this.churned[i];
-      } else {
-        nH++;
-        yH += this.churned[i];
-      }
+      t.add(this.group[i] === TREATED, this.churned[i]);
+      const { nT, nH, yT, yH } = t;
       // Cut only where the ranking changes: tied predictions are one step.
       const last = k + 1 === order.length || this.reduction[order[k + 1]] !== this.reduction[i];
       if (last && (k + 1) / order.length >= mark / QINI_POINTS) {
@@ -155,5 +146,23 @@ export class UpliftWindow {
       }
     });
     return points;
+  }
+}
+
+/** Labelled customers and churns of each group. */
+class Tally {
+  nT = 0;
+  nH = 0;
+  yT = 0;
+  yH = 0;
+
+  add(treated: boolean, churned: number): void {
+    if (treated) {
+      this.nT++;
+      this.yT += churned;
+    } else {
+      this.nH++;
+      this.yH += churned;
+    }
   }
 }
