@@ -113,9 +113,7 @@ export class FileLog implements PredictionLog {
           if (p !== undefined) keep(log.recentOutcomes, { prediction_id: line.prediction_id, churned: line.churned, at: line.at, churn_probability: p, experiment: line.experiment ?? log.index.find({ prediction_id: line.prediction_id })?.experiment });
         } else {
           const { t: _, w, ...record } = line;
-          log.index.add(record.prediction_id, record.customer_id, record.churn_probability, record.at);
-          const experiment = experimentOf(record);
-          if (experiment) log.index.setExperiment(record.prediction_id, experiment);
+          log.index.add(record.prediction_id, record.customer_id, record.churn_probability, record.at, experimentOf(record));
           if (w && intervenes(record)) o.workflow?.restore(record, w.headers);
           // Cooldowns are rebuilt from the logged recommendations; while serving, record() keeps them.
           if (record.should_intervene && record.recommended_intervention) log.record(record.customer_id, record.recommended_intervention, record.at);
@@ -147,9 +145,7 @@ export class FileLog implements PredictionLog {
   }
 
   private write(line: Line): void {
-    if (line.t === "p") this.index.add(line.prediction_id, line.customer_id, line.churn_probability, line.at);
-    const experiment = line.t === "p" ? experimentOf(line) : undefined;
-    if (experiment) this.index.setExperiment(line.prediction_id, experiment);
+    if (line.t === "p") this.index.add(line.prediction_id, line.customer_id, line.churn_probability, line.at, experimentOf(line));
     this.writer.append(line);
     // No new segment while this one cannot be written: the next would not be either.
     if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating && !this.writer.error) void this.rotate();

@@ -42,7 +42,8 @@ export class PredictionIndex {
     return this.end;
   }
 
-  add(predictionId: string, customerId: string, probability: number, madeAt = NaN): void {
+  /** Indexes a logged prediction; `experiment`: its part in the holdout experiment, if it has one. */
+  add(predictionId: string, customerId: string, probability: number, madeAt = NaN, experiment?: ExperimentArm): void {
     const id = PredictionIds.parse(predictionId);
     if (!id) return;
     let run = this.runs[this.runs.length - 1];
@@ -65,6 +66,7 @@ export class PredictionIndex {
     const customer = this.customers.numberOf(customerId);
     this.latest.set(customer, at);
     this.latestAt.set(customer, madeAt);
+    if (experiment) this.experiments.set(at - this.first, experiment);
   }
 
   /**
@@ -92,12 +94,6 @@ export class PredictionIndex {
     if (at === undefined || at < this.first || at >= this.end || this.labelled[at - this.first] === 1) return false;
     this.labelled[at - this.first] = 1;
     return true;
-  }
-
-  /** Records the prediction's part in the holdout experiment (after `add`). */
-  setExperiment(predictionId: string, e: ExperimentArm): void {
-    const at = this.positionOf(predictionId);
-    if (at !== undefined && at >= this.first) this.experiments.set(at - this.first, e);
   }
 
   private experimentAt(at: number): { experiment?: ExperimentArm } {
