@@ -71,6 +71,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     observers: config.monitoring ? [log, monitor, metrics, requestRecords] : [],
     maxBatchCustomers: config.maxBatchCustomers,
     overrides: { threshold: config.threshold, holdout: config.holdout, holdoutSalt: config.holdoutSalt },
+    replica: config.replicaId,
     onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference, config.holdout ?? bundle.manifest.decision.holdout),
   });
   if (config.customersFile) await importCustomerFile(service, config.customersFile);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EVENT_TYPES } from "./contract/events.ts";
+import { defaultReplica } from "./contract/ids.ts";
 import { parseApiKeys, parseOrigins, type ApiKey } from "./access-config.ts";
 
 /** The default bundle shipped with the package, beside package.json: from source (server/) or built (dist/server/). */
@@ -30,8 +31,10 @@ export interface Config {
   holdoutSalt?: string;
   /** A customer table imported into the customer store at start. */
   customersFile?: string;
-  /** PostgreSQL for customer data; the embedded store in `dataDir` without it. */
+  /** PostgreSQL for all shared state (DESIGN section 9); the embedded store in `dataDir` without it. */
   databaseUrl?: string;
+  /** This process's name among the replicas (health, snapshot, latency metrics). */
+  replicaId: string;
   /** Event types that score their customer once applied. */
   triggers: string[];
   /** For a models folder of pickles: whether the churn model was trained on raw or scaled columns. */
@@ -66,6 +69,7 @@ const OPTIONS = {
   "holdout-salt": { env: "HOLDOUT_SALT", kind: "string" },
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
   "database-url": { env: "DATABASE_URL", kind: "string" },
+  "replica-id": { env: "REPLICA_ID", kind: "string", default: defaultReplica, shown: "host name-pid" },
   triggers: { env: "TRIGGER_EVENTS", kind: "string", default: "login,billing,usage,support_ticket" },
   "churn-input": { env: "CHURN_INPUT", kind: "string" },
   "data-dir": { env: "DATA_DIR", kind: "string", default: ".data" },
@@ -191,6 +195,7 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     holdoutSalt: value("holdout-salt") as string | undefined,
     customersFile: value("customers") as string | undefined,
     databaseUrl: value("database-url") as string | undefined,
+    replicaId: value("replica-id") as string,
     churnInput: churnInput(value("churn-input") as string | undefined, flags["churn-input"] !== undefined ? "--churn-input" : "CHURN_INPUT"),
     triggers: triggerList(value("triggers") as string, flags.triggers !== undefined ? "--triggers" : "TRIGGER_EVENTS"),
     dataDir: value("data-dir") as string,

@@ -213,7 +213,7 @@ describe("health and documents", () => {
   });
 
   it("listens before the bundle has loaded: live, not ready (503), the rest 503 until it is", async () => {
-    const config = loadConfig(["--port", "0", "--host", "127.0.0.1", "--data-dir", mkdtempSync(join(tmpdir(), "churn-starting-"))], {});
+    const config = loadConfig(["--port", "0", "--host", "127.0.0.1", "--data-dir", mkdtempSync(join(tmpdir(), "churn-starting-"))], { REPLICA_ID: "replica-b" });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let url = "";
@@ -224,13 +224,14 @@ describe("health and documents", () => {
     expect((await fetch(`${url}/health/ready`)).status).toBe(503);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(503);
-    expect(await health.json()).toMatchObject({ status: "starting", live: true, ready: false, model_version: null });
+    expect(await health.json()).toMatchObject({ status: "starting", live: true, ready: false, model_version: null, replica: "replica-b" });
     const early = await post(`${url}/predict`, SEED_REQUEST);
     expect(early).toMatchObject({ status: 503, body: { error: { code: "UNAVAILABLE" } } });
     release();
     const running = await starting;
     try {
       expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+      expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ replica: "replica-b" });
       expect((await post(`${url}/predict`, SEED_REQUEST)).status).toBe(200);
     } finally {
       await running.close();

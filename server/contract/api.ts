@@ -203,6 +203,8 @@ export const HealthResponse = z.object({
     .nullable(),
   uptime_s: z.number(),
   runtime: z.string(),
+  /** Which replica answered (REPLICA_ID; host name and pid by default). */
+  replica: z.string(),
   /** The prediction log: `ok` false while it cannot write (then not ready, and predictions are refused with 503). */
   storage: z.object({ ok: z.boolean(), error: z.string().nullable() }).optional(),
 });

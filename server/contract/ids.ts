@@ -3,6 +3,12 @@
 // unique across replicas and restarts as random UUIDs, and an id says which prediction of which
 // process it is: the log finds a prediction by position, without a map of every id it has seen.
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+
+/** A replica's name when none is configured (REPLICA_ID): host name and pid. */
+export function defaultReplica(): string {
+  return `${hostname()}-${process.pid}`;
+}
 
 const FORMAT = /^([0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-)([0-9a-f]{12})$/;
 const MAX_SEQUENCE = 2 ** 48;

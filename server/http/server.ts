@@ -29,12 +29,12 @@ export interface RunningServer {
 }
 
 /** While the bundle loads: live, not ready, and 503 for everything else. */
-function starting(started: number, req: IncomingMessage, res: ServerResponse): void {
+function starting(started: number, replica: string, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? "/").split("?")[0];
   if (path === "/health/live") return send(res, 200, { live: true });
   if (path === "/health/ready") return send(res, 503, { ready: false });
   if (path === "/health") {
-    const health: HealthResponse = { status: "starting", live: true, ready: false, model_version: null, bundle: null, uptime_s: (Date.now() - started) / 1000, runtime: runtimeName() };
+    const health: HealthResponse = { status: "starting", live: true, ready: false, model_version: null, bundle: null, uptime_s: (Date.now() - started) / 1000, runtime: runtimeName(), replica };
     return send(res, 503, health);
   }
   res.setHeader("retry-after", "1");
@@ -53,7 +53,7 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
   // Every request, "starting" answers included, gets a request id, a span and an access-log line.
   const server = createServer({ keepAlive: true }, observeRequests((req, res) => {
     if (access.cors(req, res)) return;
-    if (!theApp || !trpc) starting(started, req, res);
+    if (!theApp || !trpc) starting(started, config.replicaId, req, res);
     else if (req.url?.startsWith("/trpc/")) {
       if (admitTrpc(req, res, config.maxBodyBytes)) trpc(req, res);
     } else void handleRest(theApp, req, res, access.grant(req.headers.authorization));

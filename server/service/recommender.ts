@@ -22,7 +22,7 @@ import type {
   PredictResponse,
 } from "../contract/api.ts";
 import { RequestError, UnavailableError, type FieldIssue } from "../contract/errors.ts";
-import { PredictionIds } from "../contract/ids.ts";
+import { defaultReplica, PredictionIds } from "../contract/ids.ts";
 import type { Effects, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { CustomerEvent } from "../contract/events.ts";
 import type { ChurnService } from "../contract/service.ts";
@@ -61,6 +61,8 @@ export interface RecommenderOptions {
   core?: WasmCore;
   /** Called with every bundle put in service (at open and after each reload). */
   onBundle?: (bundle: Bundle) => void;
+  /** This process's name among the replicas (health says it). */
+  replica?: string;
 }
 
 interface Scored {
@@ -171,6 +173,7 @@ export class Recommender implements ChurnService {
         : null,
       uptime_s: (Date.now() - this.started) / 1000,
       runtime: runtimeName(),
+      replica: this.options.replica ?? defaultReplica(),
     };
   }
 
