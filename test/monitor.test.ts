@@ -9,7 +9,10 @@ import { PredictionIds } from "../server/contract/ids.ts";
 import type { PredictionRecord } from "../server/contract/records.ts";
 import type { OutcomeInput } from "../server/contract/api.ts";
 import { recordOutcomes } from "../server/service/outcomes.ts";
-import { PredictionIndex } from "../server/store/prediction-index.ts";
+import { FileLog } from "../server/store/log.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const ids = new PredictionIds();
 let n = 0;
@@ -30,15 +33,15 @@ const reference: Reference = {
   effects: { email_nudge: Array.from({ length: 1000 }, (_, i) => -0.05 + ((i % 21) - 10) / 1000) },
 };
 
-/** A monitor fed by the service's outcome operation, joining through an index of the predictions it is shown (as the log's in the app). */
-function joiningMonitor(options: ConstructorParameters<typeof Monitor>[0]) {
-  const index = new PredictionIndex();
+/** A monitor fed by the service's outcome operation, joining through a prediction log of what it is shown (as in the app). */
+async function joiningMonitor(options: ConstructorParameters<typeof Monitor>[0]) {
+  const log = await FileLog.open(mkdtempSync(join(tmpdir(), "churn-monitor-")));
   const m = new Monitor(options);
   const show = (records: PredictionRecord[]) => {
-    for (const r of records) index.add(r.prediction_id, r.customer_id, r.churn_probability);
+    log.onPredictions(records);
     m.onPredictions(records);
   };
-  const outcome = (o: OutcomeInput) => recordOutcomes(index, [m], o);
+  const outcome = (o: OutcomeInput) => recordOutcomes(log, [m], o);
   return { m, show, outcome };
 }
 
@@ -67,8 +70,8 @@ describe("monitor", () => {
     expect(m.recent(1000, 1_001_500)).toBe(next);
   });
 
-  it("computes calibration over labelled predictions with the same functions as the stats tests", () => {
-    const { m, show, outcome } = joiningMonitor({ minLabelsPerClass: 10 });
+  it("computes calibration over labelled predictions with the same functions as the stats tests", async () => {
+    const { m, show, outcome } = await joiningMonitor({ minLabelsPerClass: 10 });
     const labels: number[] = [];
     const scores: number[] = [];
     for (let i = 0; i < 300; i++) {
@@ -76,7 +79,7 @@ describe("monitor", () => {
       const r = record(10, p);
       show([r]);
       const y = (i * 7919) % 100 < p * 100 ? 1 : 0;
-      outcome({ prediction_id: r.prediction_id, churned: y === 1 });
+      await outcome({ prediction_id: r.prediction_id, churned: y === 1 });
       labels.push(y);
       scores.push(p);
     }
@@ -85,21 +88,21 @@ describe("monitor", () => {
     expect(c.auc).toBe(auc(labels, scores));
     expect(c.brier).toBe(brier(labels, scores));
     expect(c.ece).toBe(ece(reliability(labels, scores)));
-    expect(outcome({ prediction_id: "nope", churned: true }).unmatched).toEqual([{ index: 0, reason: expect.stringMatching(/no prediction nope/) }]);
+    expect((await outcome({ prediction_id: "nope", churned: true })).unmatched).toEqual([{ index: 0, reason: expect.stringMatching(/no prediction nope/) }]);
     // By customer: the customer's latest prediction.
     const r = record(10, 0.9);
     show([r]);
-    expect(outcome({ customer_id: r.customer_id, churned: true }).matched[0].prediction_id).toBe(r.prediction_id);
+    expect((await outcome({ customer_id: r.customer_id, churned: true })).matched[0].prediction_id).toBe(r.prediction_id);
   });
 
-  it("joins outcomes through the log's index: by id, or the customer's latest; counts only what joined", () => {
-    const { m, show, outcome } = joiningMonitor({});
+  it("joins outcomes through the log's index: by id, or the customer's latest; counts only what joined", async () => {
+    const { m, show, outcome } = await joiningMonitor({});
     const rs = [record(1, 0.1), record(2, 0.2), record(3, 0.3)];
     rs.push({ ...record(4, 0.4), customer_id: rs[1].customer_id }); // the same customer again
     show(rs);
-    expect(outcome({ prediction_id: rs[0].prediction_id, churned: true }).matched).toEqual([{ index: 0, prediction_id: rs[0].prediction_id, churn_probability: 0.1 }]);
-    expect(outcome({ customer_id: rs[1].customer_id, churned: false }).matched).toEqual([{ index: 0, prediction_id: rs[3].prediction_id, churn_probability: 0.4 }]);
-    expect(outcome({ customer_id: "nobody", churned: true }).unmatched[0].reason).toMatch(/no prediction for customer nobody/);
+    expect((await outcome({ prediction_id: rs[0].prediction_id, churned: true })).matched).toEqual([{ index: 0, prediction_id: rs[0].prediction_id, churn_probability: 0.1 }]);
+    expect((await outcome({ customer_id: rs[1].customer_id, churned: false })).matched).toEqual([{ index: 0, prediction_id: rs[3].prediction_id, churn_probability: 0.4 }]);
+    expect((await outcome({ customer_id: "nobody", churned: true })).unmatched[0].reason).toMatch(/no prediction for customer nobody/);
     expect(m.snapshot().calibration).toMatchObject({ labelled: 2, positives: 1 });
   });
 
@@ -137,13 +140,13 @@ describe("monitor", () => {
     expect(m.alerts.since("3").map((e) => e.state)).toEqual(["resolved", "resolved", "resolved"]);
   });
 
-  it("alerts on p99 latency above 200 ms, and on AUC below 0.75 with enough labels", () => {
-    const { m, show, outcome } = joiningMonitor({ minLabelsPerClass: 20 });
+  it("alerts on p99 latency above 200 ms, and on AUC below 0.75 with enough labels", async () => {
+    const { m, show, outcome } = await joiningMonitor({ minLabelsPerClass: 20 });
     for (let i = 0; i < 100; i++) m.observeLatency("predict", i < 95 ? 1 : 500);
     for (let i = 0; i < 100; i++) {
       const r = record(1, Math.random());
       show([r]);
-      outcome({ prediction_id: r.prediction_id, churned: i % 2 === 0 });
+      await outcome({ prediction_id: r.prediction_id, churned: i % 2 === 0 });
     }
     const kinds = m.snapshot().alerts.map((a) => `${a.kind}:${a.subject}`).sort();
     expect(kinds).toEqual(["auc:churn_model", "latency:predict"]);

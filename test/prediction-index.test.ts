@@ -122,16 +122,16 @@ describe("prediction index", () => {
 });
 
 describe("intervention history", () => {
-  it("remembers each customer's last trigger of each intervention, for thousands of customers", () => {
+  it("remembers each customer's last trigger of each intervention, for thousands of customers", async () => {
     const history = new MemoryInterventionHistory();
     for (let c = 0; c < 3000; c++) history.record(`c${c}`, c % 2 ? "call" : "email", c);
     history.record("c7", "call", 70);
-    expect(history.lastTriggered("c2", "email")).toBe(2); // recorded before the columns grew
-    expect(history.lastTriggered("c2999", "call")).toBe(2999);
-    expect(history.lastTriggered("c2998", "email")).toBe(2998);
-    expect(history.lastTriggered("c2998", "call")).toBeUndefined();
-    expect(history.lastTriggered("c7", "call")).toBe(70);
-    expect(history.lastTriggered("nobody", "call")).toBeUndefined();
-    expect(history.lastTriggered("c1", "upgrade")).toBeUndefined();
+    expect((await history.lastTriggered(["c2"])).get("c2")?.email).toBe(2); // recorded before the columns grew
+    expect((await history.lastTriggered(["c2999"])).get("c2999")?.call).toBe(2999);
+    expect((await history.lastTriggered(["c2998"])).get("c2998")?.email).toBe(2998);
+    expect((await history.lastTriggered(["c2998"])).get("c2998")?.call).toBeUndefined();
+    expect((await history.lastTriggered(["c7"])).get("c7")?.call).toBe(70);
+    expect((await history.lastTriggered(["nobody"])).get("nobody")?.call).toBeUndefined();
+    expect((await history.lastTriggered(["c1"])).get("c1")?.upgrade).toBeUndefined();
   });
 });

@@ -35,18 +35,18 @@ describe("prediction log", () => {
     const log = await FileLog.open(dir);
     log.onPredictions(Array.from({ length: 100 }, (_, i) => fakeRecord(i)));
     log.onPredictions([fakeRecord(100, { customer_id: "vip", should_intervene: true, recommended_intervention: "retention_call", at: 42 })]);
-    log.onOutcomes([{ prediction_id: id(5), churned: true, at: 1, churn_probability: 0.05 }]);
+    await log.label([{ prediction_id: id(5), churned: true, at: 1, churn_probability: 0.05 }]);
     expect(log.appendedSeq).toBe(102);
     await log.flushed();
     expect(log.durableSeq).toBe(102);
     await log.close();
 
     const again = await FileLog.open(dir, { recentSize: 10, outcomeCustomerWindowMs: Infinity });
-    expect(again.find({ prediction_id: id(57) })?.churn_probability).toBe(0.57);
-    expect(again.find({ customer_id: "vip" })).toEqual({ prediction_id: id(100), churn_probability: 0, labelled: false });
-    expect(again.find({ prediction_id: id(5) })?.labelled).toBe(true);
-    expect(again.lastTriggered("vip", "retention_call")).toBe(42);
-    expect(again.lastTriggered("vip", "email_nudge")).toBeUndefined();
+    expect((await again.join([{ prediction_id: id(57) }]))[0]?.churn_probability).toBe(0.57);
+    expect((await again.join([{ customer_id: "vip" }]))[0]).toEqual({ prediction_id: id(100), churn_probability: 0, labelled: false });
+    expect((await again.join([{ prediction_id: id(5) }]))[0]?.labelled).toBe(true);
+    expect((await again.lastTriggered(["vip"])).get("vip")?.retention_call).toBe(42);
+    expect((await again.lastTriggered(["vip"])).get("vip")?.email_nudge).toBeUndefined();
     const { predictions, outcomes } = again.recent();
     expect(predictions.map((p) => p.prediction_id)).toEqual(Array.from({ length: 10 }, (_, i) => id(91 + i)));
     expect(outcomes).toEqual([{ prediction_id: id(5), churned: true, at: 1, churn_probability: 0.05 }]);
@@ -62,13 +62,13 @@ describe("prediction log", () => {
     const [segment] = readdirSync(dir);
     appendFileSync(join(dir, segment), `{"t":"p","prediction_id":"${id(3)}","at":`);
     const reopened = await FileLog.open(dir);
-    expect(reopened.find({ prediction_id: id(2) })).toBeDefined();
-    expect(reopened.find({ prediction_id: id(3) })).toBeUndefined();
+    expect((await reopened.join([{ prediction_id: id(2) }]))[0]).toBeDefined();
+    expect((await reopened.join([{ prediction_id: id(3) }]))[0]).toBeUndefined();
     reopened.onPredictions([fakeRecord(4)]);
     await reopened.close();
     const third = await FileLog.open(dir);
-    expect([1, 2, 4].map((i) => third.find({ prediction_id: id(i) })?.prediction_id)).toEqual([id(1), id(2), id(4)]);
-    expect(third.find({ prediction_id: id(3) })).toBeUndefined();
+    expect((await third.join([1, 2, 4].map((i) => ({ prediction_id: id(i) })))).map((p) => p?.prediction_id)).toEqual([id(1), id(2), id(4)]);
+    expect((await third.join([{ prediction_id: id(3) }]))[0]).toBeUndefined();
     await third.close();
   });
 
@@ -77,7 +77,7 @@ describe("prediction log", () => {
     const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 1_000 });
     for (let i = 0; i < 300; i++) {
       log.onPredictions([fakeRecord(i)]);
-      if (i % 3 === 0) log.onOutcomes([{ prediction_id: id(i), churned: i % 2 === 0, at: i, churn_probability: (i % 100) / 100 }]);
+      if (i % 3 === 0) await log.label([{ prediction_id: id(i), churned: i % 2 === 0, at: i, churn_probability: (i % 100) / 100 }]);
       await log.flushed();
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -87,7 +87,7 @@ describe("prediction log", () => {
     const { predictions, outcomes } = again.recent();
     expect(predictions.map((p) => p.prediction_id)).toEqual(Array.from({ length: 50 }, (_, k) => id(250 + k)));
     expect(outcomes.map((o) => o.prediction_id)).toEqual(Array.from({ length: 50 }, (_, k) => id(150 + 3 * k)));
-    for (const i of [0, 1, 150, 299]) expect(again.find({ prediction_id: id(i) })?.churn_probability).toBe((i % 100) / 100);
+    for (const i of [0, 1, 150, 299]) expect((await again.join([{ prediction_id: id(i) }]))[0]?.churn_probability).toBe((i % 100) / 100);
     expect(again.durableSeq).toBe(400);
     await again.close();
   });
@@ -101,14 +101,14 @@ describe("prediction log", () => {
     }
     await new Promise((r) => setTimeout(r, 50));
     // What the deleted segments held can no longer be joined, in this process or the next.
-    expect(log.find({ prediction_id: id(0) })).toBeUndefined();
-    expect(log.find({ prediction_id: id(99) })?.churn_probability).toBe(0.99);
+    expect((await log.join([{ prediction_id: id(0) }]))[0]).toBeUndefined();
+    expect((await log.join([{ prediction_id: id(99) }]))[0]?.churn_probability).toBe(0.99);
     await log.close();
     const segments = readdirSync(dir);
     expect(segments.length).toBeLessThanOrEqual(3);
     const reopened = await FileLog.open(dir);
-    expect(reopened.find({ prediction_id: id(99) })).toBeDefined();
-    expect(reopened.find({ prediction_id: id(0) })).toBeUndefined();
+    expect((await reopened.join([{ prediction_id: id(99) }]))[0]).toBeDefined();
+    expect((await reopened.join([{ prediction_id: id(0) }]))[0]).toBeUndefined();
     await reopened.close();
   });
 });
@@ -134,18 +134,18 @@ describe("outcomes against the log", () => {
     const observers = [log, { onPredictions() {}, onOutcomes: (o: { prediction_id: string; churned: boolean }[]) => counted.push(...o) }];
     // 500 outcomes repeating the 20 ids, the label flipping each round (the issue's poisoning).
     const outcomes = Array.from({ length: 500 }, (_, k) => ({ prediction_id: id(k % 20), churned: Math.floor(k / 20) % 2 === 1 }));
-    const first = recordOutcomes(log, observers, { outcomes });
+    const first = await recordOutcomes(log, observers, { outcomes });
     expect(first.matched.map((m) => m.index)).toEqual(Array.from({ length: 20 }, (_, k) => k));
     expect(first.conflicts).toHaveLength(480);
     expect(first.conflicts[0]).toEqual({ index: 20, prediction_id: id(0), reason: "the prediction already has an outcome (index 0 of this call)" });
     expect(counted).toHaveLength(20);
-    const second = recordOutcomes(log, observers, { prediction_id: id(3), churned: true });
+    const second = await recordOutcomes(log, observers, { prediction_id: id(3), churned: true });
     expect(second).toEqual({ matched: [], unmatched: [], conflicts: [{ index: 0, prediction_id: id(3), reason: "the prediction already has an outcome" }] });
     await log.close();
 
     const again = await FileLog.open(dir);
     expect(again.recent().outcomes).toHaveLength(20);
-    expect(recordOutcomes(again, [again], { prediction_id: id(7), churned: true }).conflicts).toHaveLength(1);
+    expect((await recordOutcomes(again, [again], { prediction_id: id(7), churned: true })).conflicts).toHaveLength(1);
     await again.close();
   });
 
@@ -154,11 +154,11 @@ describe("outcomes against the log", () => {
     const log = await FileLog.open(tempDir(), { outcomeCustomerWindowMs: 30 * 86_400_000 });
     const day = 86_400_000;
     log.onPredictions([fakeRecord(1, { customer_id: "stale", at: Date.now() - 45 * day }), fakeRecord(2, { customer_id: "fresh", at: Date.now() - 10 * day })]);
-    const r = recordOutcomes(log, [log], { outcomes: [{ customer_id: "stale", churned: true }, { customer_id: "fresh", churned: true }] });
+    const r = await recordOutcomes(log, [log], { outcomes: [{ customer_id: "stale", churned: true }, { customer_id: "fresh", churned: true }] });
     expect(r.unmatched).toEqual([{ index: 0, reason: "no prediction for customer stale within the outcome window in the log's retention" }]);
     expect(r.matched.map((m) => m.prediction_id)).toEqual([id(2)]);
     // By prediction id an outcome joins however old its prediction.
-    expect(recordOutcomes(log, [log], { prediction_id: id(1), churned: true }).matched).toHaveLength(1);
+    expect((await recordOutcomes(log, [log], { prediction_id: id(1), churned: true })).matched).toHaveLength(1);
     await log.close();
   });
 });

@@ -162,7 +162,7 @@ async function run(service: Recommender, observer: RunObserver, truth: Truth, o:
     }
     return { prediction_id: r.prediction_id, churned: draw() < p.none - trueReduction(arm) };
   });
-  for (let from = 0; from < outcomes.length; from += CHUNK) service.recordOutcomes({ outcomes: outcomes.slice(from, from + CHUNK) });
+  for (let from = 0; from < outcomes.length; from += CHUNK) await service.recordOutcomes({ outcomes: outcomes.slice(from, from + CHUNK) });
   const snapshot = observer.monitor.snapshot();
   return {
     scenario: scenario.name,

@@ -102,7 +102,7 @@ const routes: Record<string, Record<string, Handler>> = {
   },
   "/outcomes": {
     POST: timed("recordOutcome", async (app, req, res) => {
-      send(res, 200, app.service.recordOutcomes(parse(OutcomeRequest, await readJson(req, app.config.maxBodyBytes))));
+      send(res, 200, await app.service.recordOutcomes(parse(OutcomeRequest, await readJson(req, app.config.maxBodyBytes))));
     }),
   },
   "/plan-budget": {

@@ -26,7 +26,7 @@ export interface ChurnService {
   /** Allocates a budget over customers' scored options (multiple-choice knapsack). */
   planBudget(request: PlanBudgetRequest): PlanBudgetResponse;
   /** Joins observed outcomes to their predictions; an outcome with nothing to join is reported, not thrown. */
-  recordOutcomes(request: OutcomeRequest): OutcomeResponse;
+  recordOutcomes(request: OutcomeRequest): Promise<OutcomeResponse>;
   /** Applies customer events (all or nothing); `batch`: they came as `{ events: [...] }` (issue paths say so). */
   ingestEvents(events: CustomerEvent[], batch: boolean): Promise<IngestResponse>;
   /** Throws `RequestError` 404 for a customer the service knows nothing about. */

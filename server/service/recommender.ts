@@ -27,7 +27,7 @@ import type { Effects, PredictionObserver, PredictionRecord } from "../contract/
 import type { CustomerEvent } from "../contract/events.ts";
 import type { ChurnService } from "../contract/service.ts";
 import { CustomerDataRefusal, type CustomerData, type Profile } from "../contract/customer-data.ts";
-import type { InterventionHistory, PredictionLog } from "../contract/storage.ts";
+import { workflowPayload, type InterventionHistory, type InterventionStart, type PredictionLog } from "../contract/storage.ts";
 import { decide, needsEffects, score, type Decision, type DecisionSettings } from "../decision/decide.ts";
 import { inHoldout } from "../decision/holdout.ts";
 import type { Resolved } from "../features/pipeline.ts";
@@ -47,7 +47,7 @@ export interface RecommenderOptions {
   customers?: CustomerData;
   /** Event types that score their customer once applied (DESIGN section 8's default set). */
   triggers?: readonly string[];
-  /** Last trigger time of each intervention per customer (cooldowns); in memory by default. */
+  /** When each intervention was last started per customer, and starting one (cooldowns); in memory by default. */
   history?: InterventionHistory;
   /** Where outcomes find their predictions; without one, no outcome can be joined. */
   log?: PredictionLog;
@@ -66,6 +66,8 @@ export interface RecommenderOptions {
 }
 
 interface Scored {
+  /** Its prediction id, given before any intervention starts (the workflow entry carries it). */
+  id: string;
   request: CustomerRequest;
   resolved: Resolved;
   settings: DecisionSettings;
@@ -78,6 +80,10 @@ interface Scored {
   decision: Decision;
   /** Held out of any intervention (DESIGN section 10); never for a dry run, which acts on no one. */
   holdout: boolean;
+  /** When each intervention was last started for the customer, as known when deciding. */
+  lastStarts: Record<string, number>;
+  /** The decision's instant (ms since the epoch): the record's time and any start's. */
+  at: number;
 }
 
 /** The decision settings and confidence level that apply to a request. */
@@ -183,15 +189,17 @@ export class Recommender implements ChurnService {
     return this.holder.use(async (bundle) => {
       const issues: FieldIssue[] = [];
       const base = this.base(bundle, undefined);
-      const [profile] = await this.profiles([request], base, [[]], issues);
+      const [[profile], starts] = await Promise.all([this.profiles([request], base, [[]], issues), this.history.lastTriggered([request.customer_id])]);
       if (profile === null) {
         throw new RequestError(`no customer ${JSON.stringify(request.customer_id)}: no events, no imported row, and no fields in the request`, [{ path: ["customer_id"], message: "unknown customer" }], 404);
       }
       const input = issues.length ? null : traced("features", () => this.resolve(bundle, request, base, [], issues, profile));
       if (!input) throw new RequestError("invalid request", issues);
-      const [scored] = this.score(bundle, [input]);
-      const response = this.respond(bundle, scored, scored.decision.chosen, performance.now() - t0);
-      traced("log", () => this.deliver(bundle, [scored], [response], [scored.decision.chosen], "predict"));
+      const scored = this.score(bundle, [input], starts);
+      const chosen = [scored[0].decision.chosen];
+      await this.start(bundle, scored, chosen, false);
+      const response = this.respond(bundle, scored[0], chosen[0], performance.now() - t0);
+      traced("log", () => this.deliver(bundle, scored, [response], chosen, "predict"));
       return response;
     });
   }
@@ -207,11 +215,14 @@ export class Recommender implements ChurnService {
       const issues: FieldIssue[] = [];
       const base = this.base(bundle, request.options);
       const paths = request.customers.map((_, i) => ["customers", i]);
-      const profiles = await this.profiles(request.customers, base, paths, issues);
+      const [profiles, starts] = await Promise.all([
+        this.profiles(request.customers, base, paths, issues),
+        this.history.lastTriggered(request.customers.map((c) => c.customer_id)),
+      ]);
       profiles.forEach((p, i) => p === null && issues.push({ path: [...paths[i], "customer_id"], message: "unknown customer: no events, no imported row, and no fields in the request" }));
       const inputs = traced("features", () => request.customers.map((c, i) => this.resolve(bundle, c, base, paths[i], issues, profiles[i] ?? undefined)));
       if (issues.length) throw new RequestError("invalid request", issues);
-      const scored = this.score(bundle, inputs as ScoredInput[]);
+      const scored = this.score(bundle, inputs as ScoredInput[], starts);
       const chosen = scored.map((s) => s.decision.chosen);
       if (request.budget !== undefined) {
         // Within the budget, the batch maximises total expected value over the qualifying options of
@@ -219,6 +230,7 @@ export class Recommender implements ChurnService {
         // withheld (their share stays unspent): treated and held out are picked by the same rule.
         pickWithin(scored.map((s) => (s.decision.open ? s.decision.qualifying : [])), request.budget).forEach((pick, i) => (chosen[i] = pick));
       }
+      await this.start(bundle, scored, chosen, request.budget !== undefined);
       const elapsed = performance.now() - t0;
       const results = scored.map((s, i) => this.respond(bundle, s, chosen[i], elapsed));
       traced("log", () => this.deliver(bundle, scored, results, chosen, "batchPredict"));
@@ -273,7 +285,7 @@ export class Recommender implements ChurnService {
     return planBudget(request);
   }
 
-  recordOutcomes(request: OutcomeRequest): OutcomeResponse {
+  recordOutcomes(request: OutcomeRequest): Promise<OutcomeResponse> {
     this.requireLog();
     return recordOutcomes(this.options.log, this.observers, request);
   }
@@ -335,21 +347,70 @@ export class Recommender implements ChurnService {
   }
 
   /** Both models over all rows at once; the forest where the gate needs it, or when alternatives are asked for. */
-  private score(bundle: Bundle, inputs: ScoredInput[]): Scored[] {
+  private score(bundle: Bundle, inputs: ScoredInput[], starts: Map<string, Record<string, number>>): Scored[] {
     const { probabilities, effects } = scoreCustomers(bundle, inputs.map((input) => input.resolved), (i, p) =>
       needsEffects(p, inputs[i].settings) || inputs[i].includeAlternatives === true ? inputs[i].confidence : null,
     );
     const now = Date.now();
     const holdout = this.holdout(bundle);
     return traced("decision", () => inputs.map((input, i) => {
-      const id = input.request.customer_id;
-      const decision = decide(
-        probabilities[i], input.resolved.values, effects[i], bundle.interventions, input.settings,
-        (iv) => this.history.lastTriggered(id, iv), now,
-      );
-      const held = decision.open && !input.dryRun && inHoldout(id, holdout.fraction, holdout.salt);
-      return { ...input, probability: probabilities[i], effects: effects[i], decision, holdout: held };
+      const customer = input.request.customer_id;
+      const lastStarts = { ...starts.get(customer) };
+      const decision = decide(probabilities[i], input.resolved.values, effects[i], bundle.interventions, input.settings, (iv) => lastStarts[iv], now);
+      const held = decision.open && !input.dryRun && inHoldout(customer, holdout.fraction, holdout.salt);
+      const id = (input.dryRun ? this.dryRunIds : this.ids).next();
+      return { ...input, id, at: now, probability: probabilities[i], effects: effects[i], decision, holdout: held, lastStarts };
     }));
+  }
+
+  /**
+   * Starts the chosen interventions (their cooldowns, and where the store can their workflow
+   * entries, in one commit) before answering. One that another request or replica started first
+   * is now in cooldown: the customer's decision is made again without it (in a budget batch the
+   * customer goes without, the budget's other picks standing). A customer twice in one call
+   * starts one after the other. Held-out customers and dry runs start nothing.
+   */
+  private async start(bundle: Bundle, scored: Scored[], chosen: (Alternative | null)[], budgeted: boolean): Promise<void> {
+    const started = new Set<number>();
+    const waiting = () => scored.flatMap((s, i) => (chosen[i] !== null && !s.holdout && !s.dryRun && !started.has(i) ? [i] : []));
+    // Each round settles at least the first claim of every key; each failure rules an intervention out.
+    for (let round = 0, pending = waiting(); pending.length > 0; round++, pending = waiting()) {
+      if (round > bundle.interventions.length) {
+        for (const i of pending) chosen[i] = null;
+        return;
+      }
+      const keys = new Set<string>();
+      const batch = pending.filter((i) => {
+        const key = `${scored[i].request.customer_id}\n${chosen[i]!.intervention}`;
+        return !keys.has(key) && keys.add(key) !== undefined;
+      });
+      const starts: InterventionStart[] = batch.map((i) => this.intervention(bundle, scored[i], chosen[i]!));
+      const ok = await this.history.start(starts);
+      batch.forEach((i, k) => {
+        const s = scored[i];
+        const { customer_id, intervention, at } = starts[k];
+        // Later requests of this call for the same customer see this start (or the one that beat it).
+        for (const other of scored) if (other.request.customer_id === customer_id) other.lastStarts[intervention] = at;
+        if (ok[k]) return void started.add(i);
+        if (budgeted) return void (chosen[i] = null);
+        s.decision = decide(s.probability, s.resolved.values, s.effects, bundle.interventions, s.settings, (iv) => s.lastStarts[iv], s.at);
+        chosen[i] = s.decision.chosen;
+      });
+    }
+  }
+
+  private intervention(bundle: Bundle, s: Scored, pick: Alternative): InterventionStart {
+    const cooldownDays = bundle.interventions.find((iv) => iv.name === pick.intervention)?.cooldown_days ?? 0;
+    return {
+      customer_id: s.request.customer_id,
+      intervention: pick.intervention,
+      at: s.at,
+      cooldown_ms: cooldownDays * 86_400_000,
+      workflow: workflowPayload({
+        prediction_id: s.id, customer_id: s.request.customer_id, recommended_intervention: pick.intervention, cost: pick.cost, expected_value: pick.expected_value,
+        churn_probability: s.probability, predicted_churn_reduction: pick.churn_reduction, model_version: bundle.version, at: s.at,
+      }),
+    };
   }
 
   /** The holdout share and salt: the configuration's over the bundle manifest's. */
@@ -367,7 +428,7 @@ export class Recommender implements ChurnService {
       ? s.decision.candidates.filter((c) => c !== chosen).sort((a, b) => score(b, policy) - score(a, policy))
       : [];
     return {
-      prediction_id: (s.dryRun ? this.dryRunIds : this.ids).next(),
+      prediction_id: s.id,
       customer_id: s.request.customer_id,
       model_version: bundle.version,
       churn_probability: s.probability,
@@ -386,19 +447,17 @@ export class Recommender implements ChurnService {
     };
   }
 
-  /** After answering: cooldown history, then every observer (whose failures never fail a request); dry runs skip both. */
+  /** After answering: every observer (whose failures never fail a request); dry runs are not delivered. */
   private deliver(bundle: Bundle, scored: Scored[], responses: PredictResponse[], chosen: (Alternative | null)[], operation: PredictionRecord["operation"]): void {
-    const at = Date.now();
     const records: PredictionRecord[] = [];
     responses.forEach((r, i) => {
       const s = scored[i];
       if (s.dryRun) return;
-      if (r.should_intervene && r.recommended_intervention) this.history.record(r.customer_id, r.recommended_intervention, at);
       // A holdout customer's record keeps the recommendation it would have had.
       const pick = chosen[i];
       records.push({
         prediction_id: r.prediction_id,
-        at,
+        at: s.at,
         operation,
         customer_id: r.customer_id,
         model_version: bundle.version,

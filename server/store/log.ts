@@ -13,7 +13,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../contract/records.ts";
-import type { PredictionLog } from "../contract/storage.ts";
+import type { InterventionHistory, InterventionStart, OutcomeKey, PredictionLog } from "../contract/storage.ts";
 import { CustomerTable } from "./customer-table.ts";
 import { experimentOf } from "./experiment-columns.ts";
 import { MemoryInterventionHistory } from "./history.ts";
@@ -57,7 +57,7 @@ const intervenes = (r: PredictionRecord): boolean => r.should_intervene && r.rec
 const SEGMENT = /^segment-(\d{8})\.jsonl$/;
 const segmentName = (n: number) => `segment-${String(n).padStart(8, "0")}.jsonl`;
 
-export class FileLog implements PredictionLog {
+export class FileLog implements PredictionLog, InterventionHistory {
   /** Customers numbered once for both per-customer tables: latest prediction and cooldowns. */
   private readonly customers = new CustomerTable();
   private readonly index = new PredictionIndex(this.customers);
@@ -116,7 +116,7 @@ export class FileLog implements PredictionLog {
           log.index.add(record.prediction_id, record.customer_id, record.churn_probability, record.at, experimentOf(record));
           if (w && intervenes(record)) o.workflow?.restore(record, w.headers);
           // Cooldowns are rebuilt from the logged recommendations; while serving, record() keeps them.
-          if (record.should_intervene && record.recommended_intervention) log.record(record.customer_id, record.recommended_intervention, record.at);
+          if (record.should_intervene && record.recommended_intervention) log.triggers.record(record.customer_id, record.recommended_intervention, record.at);
           keep(log.recentPredictions, record);
         }
       });
@@ -163,28 +163,30 @@ export class FileLog implements PredictionLog {
     }
   }
 
-  onOutcomes(outcomes: LabelledOutcome[]): void {
-    for (const o of outcomes) {
-      this.index.label(o.prediction_id);
+  async label(outcomes: LabelledOutcome[]): Promise<boolean[]> {
+    return outcomes.map((o) => {
+      if (!this.index.label(o.prediction_id)) return false;
       this.write({ t: "o", ...o });
-    }
+      return true;
+    });
   }
 
   flushed(): Promise<void> {
     return this.writer.flushed();
   }
 
-  find(outcome: { prediction_id?: string; customer_id?: string }): (JoinedPrediction & { labelled: boolean }) | undefined {
-    return this.index.find(outcome, Date.now() - this.o.outcomeCustomerWindowMs);
+  async join(outcomes: OutcomeKey[]): Promise<((JoinedPrediction & { labelled: boolean }) | undefined)[]> {
+    const since = Date.now() - this.o.outcomeCustomerWindowMs;
+    return outcomes.map((o) => this.index.find(o, since));
   }
 
-  lastTriggered(customerId: string, intervention: string): number | undefined {
-    return this.triggers.lastTriggered(customerId, intervention);
+  lastTriggered(customerIds: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    return this.triggers.lastTriggered(customerIds);
   }
 
-  /** The service records each trigger as it answers (so cooldowns hold even with no observers). */
-  record(customerId: string, intervention: string, at: number): void {
-    this.triggers.record(customerId, intervention, at);
+  /** Cooldowns, rebuilt from the logged recommendations at open: the workflow entry is the prediction's line. */
+  start(starts: InterventionStart[]): Promise<boolean[]> {
+    return this.triggers.start(starts);
   }
 
   recent(): { predictions: PredictionRecord[]; outcomes: LabelledOutcome[] } {

@@ -10,21 +10,10 @@
 // outbox is rebuilt from both: `open`, then the log's open (which restores its entries), then `start`.
 import { join } from "node:path";
 import type { PredictionRecord } from "../contract/records.ts";
-import type { WorkflowStatus } from "../contract/storage.ts";
+import { workflowPayload, type WorkflowPayload, type WorkflowStatus } from "../contract/storage.ts";
 import { JsonlWriter, readJsonl, replaceJsonl } from "./jsonl.ts";
 import type { LogWorkflow } from "./log.ts";
-
-export interface WorkflowPayload {
-  prediction_id: string;
-  customer_id: string;
-  intervention: string;
-  cost: number | null;
-  expected_value: number | null;
-  churn_probability: number;
-  predicted_churn_reduction: number | null;
-  model_version: string;
-  at: string;
-}
+import { postWorkflow, retryDelay } from "./webhook.ts";
 
 export interface OutboxOptions {
   url?: string;
@@ -67,14 +56,6 @@ interface Item {
   seq: number;
   /** Held by a retained log segment (else by this file). */
   inLog: boolean;
-}
-
-function payloadOf(r: PredictionRecord): WorkflowPayload {
-  return {
-    prediction_id: r.prediction_id, customer_id: r.customer_id, intervention: r.recommended_intervention!, cost: r.cost,
-    expected_value: r.expected_value, churn_probability: r.churn_probability, predicted_churn_reduction: r.predicted_churn_reduction,
-    model_version: r.model_version, at: new Date(r.at).toISOString(),
-  };
 }
 
 export class Outbox implements LogWorkflow {
@@ -136,7 +117,7 @@ export class Outbox implements LogWorkflow {
       return;
     }
     if (this.items.has(id)) return; // carried here before: the file's copy stays authoritative
-    const item: Item = { payload: payloadOf(record), headers, attempts: 0, nextAt: 0, seq: 0, inLog: true };
+    const item: Item = { payload: workflowPayload(record), headers, attempts: 0, nextAt: 0, seq: 0, inLog: true };
     const tried = this.attempts.get(id);
     if (tried) Object.assign(item, { attempts: tried.attempts, nextAt: tried.next_at, lastError: tried.error });
     this.items.set(id, item);
@@ -185,7 +166,7 @@ export class Outbox implements LogWorkflow {
       this.recorded++;
       return;
     }
-    this.items.set(record.prediction_id, { payload: payloadOf(record), headers, attempts: 0, nextAt: 0, seq, inLog: true });
+    this.items.set(record.prediction_id, { payload: workflowPayload(record), headers, attempts: 0, nextAt: 0, seq, inLog: true });
     this.pump();
   }
 
@@ -205,7 +186,7 @@ export class Outbox implements LogWorkflow {
         if (item.attempts) writer.append({ t: "attempt", id, attempts: item.attempts, error: item.lastError ?? "", next_at: item.nextAt });
       } else {
         if (this.done.delete(id)) return;
-        writer.append({ t: "carried", payload: payloadOf(line), headers: line.w.headers });
+        writer.append({ t: "carried", payload: workflowPayload(line), headers: line.w.headers });
       }
       carried++;
     });
@@ -263,40 +244,13 @@ export class Outbox implements LogWorkflow {
     }
   }
 
-  /** One webhook call; the slot is freed at `timeoutMs` at the latest, whatever the server does. */
-  private async post(item: Item): Promise<string> {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<string>((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        resolve(`timed out after ${this.o.timeoutMs} ms`);
-      }, this.o.timeoutMs);
-    });
-    const call = (async () => {
-      const res = await fetch(this.o.url!, {
-        method: "POST",
-        headers: { ...item.headers, "content-type": "application/json", "idempotency-key": item.payload.prediction_id },
-        body: JSON.stringify(item.payload),
-        signal: controller.signal,
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      return res.ok ? "" : `HTTP ${res.status}`;
-    })().catch((err: Error) => (controller.signal.aborted ? `timed out after ${this.o.timeoutMs} ms` : err.message || String(err)));
-    try {
-      return await Promise.race([call, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   private async deliver(item: Item): Promise<void> {
     const id = item.payload.prediction_id;
     item.nextAt = -1;
     this.inFlight++;
     let error: string;
     try {
-      error = await this.post(item);
+      error = await postWorkflow(this.o.url!, item.payload, item.headers, this.o.timeoutMs);
     } finally {
       this.inFlight--;
     }
@@ -313,8 +267,7 @@ export class Outbox implements LogWorkflow {
         this.dead++;
         this.writer!.append({ t: "dead", id, attempts: item.attempts, error });
       } else {
-        const backoff = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (item.attempts - 1));
-        item.nextAt = Date.now() + backoff * (0.5 + Math.random() * 0.5);
+        item.nextAt = Date.now() + retryDelay(item.attempts, this.o.baseDelayMs, this.o.maxDelayMs);
         this.writer!.append({ t: "attempt", id, attempts: item.attempts, error, next_at: item.nextAt });
       }
     }
