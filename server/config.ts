@@ -35,6 +35,10 @@ export interface Config {
   databaseUrl?: string;
   /** This process's name among the replicas (health, snapshot, latency metrics). */
   replicaId: string;
+  /** Connections in this process's PostgreSQL pool. */
+  databasePoolSize: number;
+  /** With PostgreSQL: predictions and outcomes older than this many days are deleted. */
+  logRetentionDays: number;
   /** Event types that score their customer once applied. */
   triggers: string[];
   /** For a models folder of pickles: whether the churn model was trained on raw or scaled columns. */
@@ -69,6 +73,8 @@ const OPTIONS = {
   "holdout-salt": { env: "HOLDOUT_SALT", kind: "string" },
   customers: { env: "CUSTOMERS_FILE", kind: "string" },
   "database-url": { env: "DATABASE_URL", kind: "string" },
+  "database-pool-size": { env: "DATABASE_POOL_SIZE", kind: "int", min: 1, max: 1000, default: 10 },
+  "log-retention-days": { env: "LOG_RETENTION_DAYS", kind: "number", min: 1, max: 36_500, default: 30 },
   "replica-id": { env: "REPLICA_ID", kind: "string", default: defaultReplica, shown: "host name-pid" },
   triggers: { env: "TRIGGER_EVENTS", kind: "string", default: "login,billing,usage,support_ticket" },
   "churn-input": { env: "CHURN_INPUT", kind: "string" },
@@ -196,6 +202,8 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     customersFile: value("customers") as string | undefined,
     databaseUrl: value("database-url") as string | undefined,
     replicaId: value("replica-id") as string,
+    databasePoolSize: value("database-pool-size") as number,
+    logRetentionDays: value("log-retention-days") as number,
     churnInput: churnInput(value("churn-input") as string | undefined, flags["churn-input"] !== undefined ? "--churn-input" : "CHURN_INPUT"),
     triggers: triggerList(value("triggers") as string, flags.triggers !== undefined ? "--triggers" : "TRIGGER_EVENTS"),
     dataDir: value("data-dir") as string,

@@ -32,6 +32,11 @@ export interface ActiveAlert extends Omit<AlertEvent, "at"> {
 
 export interface MetricsSnapshot {
   at: string;
+  /**
+   * Among several replicas: the one that answered. Latency, throughput and requests are its own;
+   * calibration, drift, uplift, interventions, workflow and alerts are the fleet's.
+   */
+  replica: string | null;
   uptime_s: number;
   model_version: string | null;
   requests_total: number;

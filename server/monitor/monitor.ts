@@ -6,7 +6,7 @@ import type { Reference } from "../contract/bundle.ts";
 import type { AlertEvent, FeatureHistogram, HistoryPoint, MetricsSnapshot, MonitoringFeed, WorkflowSummary } from "../contract/monitoring.ts";
 import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { WorkflowStatus } from "../contract/storage.ts";
-import { Alerts } from "./alerts.ts";
+import { Alerts, type AlertLedger } from "./alerts.ts";
 import { categoricalHistogram, numericBins, numericHistogram, scoreHistogram, type NumericBins } from "./histograms.ts";
 import { SnapshotHistory } from "./history.ts";
 import { LatencyTracker } from "./latency.ts";
@@ -37,15 +37,18 @@ export interface MonitorOptions {
   /** Spacing and length of the history sent to new subscribers (10 s, 360: the last hour). */
   historyIntervalMs?: number;
   historySize?: number;
+  /** Among several replicas: this one's name (its latency alerts are its own) and where alert changes are proposed. */
+  replica?: string;
+  alertLedger?: AlertLedger;
 }
 
 
 const EMPTY_LATENCY = { count: 0, p50_ms: null, p95_ms: null, p99_ms: null, max_ms: null };
 
 export class Monitor implements PredictionObserver, MonitoringFeed {
-  readonly alerts = new Alerts();
+  readonly alerts: Alerts;
   readonly latency: LatencyTracker;
-  private readonly o: Required<MonitorOptions>;
+  private readonly o: Required<Omit<MonitorOptions, "replica" | "alertLedger">> & Pick<MonitorOptions, "replica">;
   private readonly started = Date.now();
   private requests = 0;
   /** The bundle's reference, its samples sorted once: every KS test reuses them. */
@@ -78,6 +81,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     this.inputs = new InputWindow(this.o.driftWindow);
     this.labelled = new LabelledWindow(this.o.labelledWindow);
     this.uplift = new UpliftWindow(this.o.upliftWindow);
+    this.alerts = new Alerts(1000, options.alertLedger);
   }
 
   /** The bundle's reference distributions and the holdout share in force; called at start and after every reload. */
@@ -225,7 +229,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     const uplift = this.uplift.summary(this.holdoutFraction, this.o.upliftMinimum);
 
     for (const [op, l] of Object.entries(latency)) {
-      this.alerts.set("latency", op, l.p99_ms !== null && l.p99_ms > this.o.p99AlertMs, l.p99_ms ?? 0, this.o.p99AlertMs, now);
+      this.alerts.set("latency", this.o.replica ? `${op}@${this.o.replica}` : op, l.p99_ms !== null && l.p99_ms > this.o.p99AlertMs, l.p99_ms ?? 0, this.o.p99AlertMs, now);
     }
     this.alerts.set("auc", "churn_model", calibration.auc !== null && calibration.auc < this.o.aucAlert, calibration.auc ?? 0, this.o.aucAlert, now);
     for (const d of feature_drift) this.alerts.set("feature_drift", d.feature, d.drifted, d.p_value ?? 1, this.o.driftAlertP, now);
@@ -240,6 +244,7 @@ export class Monitor implements PredictionObserver, MonitoringFeed {
     const uptime = (now - this.started) / 1000;
     const snapshot: MetricsSnapshot = {
       at: new Date(now).toISOString(),
+      replica: this.o.replica ?? null,
       uptime_s: uptime,
       model_version: this.modelVersion,
       requests_total: this.requests,

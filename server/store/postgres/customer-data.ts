@@ -5,19 +5,20 @@
 // so no event older than the cutoff slips in while compaction runs. Profiles are derived in the
 // server by server/profiles/derive.ts from one query's rows, exactly as the embedded store does.
 import type postgres from "postgres";
-import type { Sql, TransactionSql } from "postgres";
+import type { TransactionSql } from "postgres";
 import { CustomerDataRefusal, type CustomerData, type CustomerRow, type FieldValue, type IngestResult, type Profile } from "../../contract/customer-data.ts";
 import { PROFILE_FIELDS, type CustomerEvent } from "../../contract/events.ts";
 import { horizonOf, summarize, summaryRows, type Summary } from "../../profiles/compact.ts";
 import { deriveProfile } from "../../profiles/derive.ts";
 import { eventRows, eventTime, RowBuffer, StringTable, type EventFacts } from "../../profiles/rows.ts";
-import { connectPostgres, type PostgresOptions } from "./connect.ts";
+import { Database, type PostgresOptions } from "./connect.ts";
 
 /** Advisory lock keys: the cutoff (shared by ingests, exclusive to raise it), and compaction work. */
 const CUTOFF_LOCK = "7163850512018600001";
 const COMPACTION_LOCK = "7163850512018600002";
-/** Customers compacted per transaction. */
+/** Customers compacted per transaction, and how long one such transaction may take. */
 const COMPACT_CHUNK = 1000;
+const COMPACT_TIMEOUT_MS = 120_000;
 
 /** An event as the profile query returns it: [type, at_ms, amount, paid_late, fields]. */
 type EventTuple = [CustomerEvent["type"], number, number | null, boolean | null, Record<string, FieldValue> | null];
@@ -25,13 +26,13 @@ type EventTuple = [CustomerEvent["type"], number, number | null, boolean | null,
 export class PostgresCustomerData implements CustomerData {
   /** `owned`: close() ends the pool (connect() made it for this store alone). */
   constructor(
-    private readonly sql: Sql,
+    private readonly db: Database,
     private readonly owned = false,
   ) {}
 
   /** A store with a pool of its own on `url`, the schema migrated. */
   static async connect(url: string, options: PostgresOptions = {}): Promise<PostgresCustomerData> {
-    return new PostgresCustomerData(await connectPostgres(url, options), true);
+    return new PostgresCustomerData(await Database.connect(url, options), true);
   }
 
   async ingest(events: CustomerEvent[]): Promise<IngestResult[]> {
@@ -47,7 +48,7 @@ export class PostgresCustomerData implements CustomerData {
       paid_late: e.type === "billing" ? e.paid_late : null,
       fields: e.type === "profile" ? profileFields(e) : null,
     }));
-    const inserted = await this.sql.begin(async (tx) => {
+    const inserted = await this.db.run((sql) => sql.begin(async (tx) => {
       const cutoff = await this.lockedCutoff(tx);
       const old = ats.flatMap((at, i) =>
         at < cutoff ? [{ path: [i, "at"], message: `${events[i].at} is before the compaction cutoff ${new Date(cutoff).toISOString()}: events that old are no longer applied` }] : [],
@@ -60,7 +61,7 @@ export class PostgresCustomerData implements CustomerData {
           AS x(customer_id text, event_id text, type text, at_ms bigint, amount double precision, paid_late boolean, fields jsonb)
         ON CONFLICT DO NOTHING
         RETURNING customer_id, event_id`;
-    });
+    }));
     // The first copy of an id within the batch is the one inserted; later copies are duplicates.
     const fresh = new Set(inserted.map((r) => `${r.customer_id}\n${r.event_id}`));
     return events.map((e) => ({ event_id: e.event_id, status: fresh.delete(`${e.customer_id}\n${e.event_id}`) ? "applied" : "duplicate" }));
@@ -71,21 +72,21 @@ export class PostgresCustomerData implements CustomerData {
     const last = new Map<string, Record<string, FieldValue>>();
     for (const r of rows) last.set(r.customer_id, withoutNulls(r.fields));
     if (last.size === 0) return;
-    await this.sql`
+    await this.db.run((sql) => sql`
       INSERT INTO customer_rows (customer_id, fields)
-      SELECT customer_id, fields FROM jsonb_to_recordset(${this.sql.json([...last].map(([customer_id, fields]) => ({ customer_id, fields })))}::jsonb)
+      SELECT customer_id, fields FROM jsonb_to_recordset(${sql.json([...last].map(([customer_id, fields]) => ({ customer_id, fields })))}::jsonb)
         AS x(customer_id text, fields jsonb)
-      ON CONFLICT (customer_id) DO UPDATE SET fields = EXCLUDED.fields`;
+      ON CONFLICT (customer_id) DO UPDATE SET fields = EXCLUDED.fields`);
   }
 
   async profile(customerId: string, at: number): Promise<Profile | undefined> {
-    const [r] = await this.sql<{ cutoff: number; fields: Record<string, FieldValue> | null; summary: Summary | null; events: EventTuple[] | null }[]>`
+    const [r] = await this.db.run((sql) => sql<{ cutoff: number; fields: Record<string, FieldValue> | null; summary: Summary | null; events: EventTuple[] | null }[]>`
       SELECT
         (SELECT cutoff_ms FROM customer_data_cutoff) AS cutoff,
         (SELECT fields FROM customer_rows WHERE customer_id = ${customerId}) AS fields,
         (SELECT summary FROM customer_summaries WHERE customer_id = ${customerId}) AS summary,
         (SELECT json_agg(json_build_array(type, at_ms, amount, paid_late, fields))
-           FROM customer_events WHERE customer_id = ${customerId}) AS events`;
+           FROM customer_events WHERE customer_id = ${customerId}) AS events`);
     const horizon = horizonOf(r.cutoff);
     if (at < horizon) {
       throw new CustomerDataRefusal("instant before the horizon", [
@@ -99,13 +100,13 @@ export class PostgresCustomerData implements CustomerData {
   }
 
   async compact(before: number): Promise<void> {
-    await this.sql.begin(async (tx) => {
+    await this.db.run((sql) => sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${CUTOFF_LOCK}::bigint)`;
       await tx`UPDATE customer_data_cutoff SET cutoff_ms = greatest(cutoff_ms, ${before})`;
-    });
+    }), COMPACT_TIMEOUT_MS);
     // Chunk by chunk, one replica at a time: each chunk reads the summaries as the last one left them.
     for (;;) {
-      const done = await this.sql.begin(async (tx) => {
+      const done = await this.db.run((sql) => sql.begin(async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(${COMPACTION_LOCK}::bigint)`;
         const chunk = await tx<{ customer_id: string; summary: Summary | null; events: EventTuple[] }[]>`
           WITH c AS (SELECT DISTINCT customer_id FROM customer_events WHERE at_ms < ${before} LIMIT ${COMPACT_CHUNK})
@@ -125,18 +126,18 @@ export class PostgresCustomerData implements CustomerData {
           ON CONFLICT (customer_id) DO UPDATE SET summary = EXCLUDED.summary`;
         await tx`DELETE FROM customer_events WHERE customer_id = ANY(${chunk.map((c) => c.customer_id)}) AND at_ms < ${before}`;
         return false;
-      });
+      }), COMPACT_TIMEOUT_MS);
       if (done) return;
     }
   }
 
   async horizon(): Promise<number> {
-    const [r] = await this.sql<{ cutoff_ms: number }[]>`SELECT cutoff_ms FROM customer_data_cutoff`;
+    const [r] = await this.db.run((sql) => sql<{ cutoff_ms: number }[]>`SELECT cutoff_ms FROM customer_data_cutoff`);
     return horizonOf(r.cutoff_ms);
   }
 
   async close(): Promise<void> {
-    if (this.owned) await this.sql.end({ timeout: 5 });
+    if (this.owned) await this.db.close();
   }
 
   private async lockedCutoff(tx: TransactionSql): Promise<number> {

@@ -49,6 +49,84 @@ export const MIGRATIONS: Migration[] = [
       INSERT INTO customer_data_cutoff (cutoff_ms) VALUES ('-Infinity');
     `,
   },
+  {
+    version: 2,
+    name: "shared state of the replicas: prediction log, outcomes, cooldowns, workflow outbox, alerts",
+    sql: `
+      -- xid: the transaction that wrote the row. Rows below the oldest running transaction
+      -- (pg_snapshot_xmin) can no longer appear, so replicas read the log in xid ranges and each
+      -- sees every row once, in the same order (fleet.ts).
+      CREATE TABLE predictions (
+        prediction_id uuid PRIMARY KEY,
+        customer_id text NOT NULL,
+        at_ms bigint NOT NULL,
+        replica text NOT NULL,
+        churn_probability double precision NOT NULL,
+        experiment jsonb,
+        record jsonb NOT NULL,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+      );
+      CREATE INDEX predictions_customer ON predictions (customer_id, at_ms DESC);
+      CREATE INDEX predictions_at ON predictions (at_ms);
+      CREATE INDEX predictions_xid ON predictions (xid);
+      -- One outcome per prediction: the primary key makes a second one a conflict, fleet-wide.
+      CREATE TABLE outcomes (
+        prediction_id uuid PRIMARY KEY,
+        churned boolean NOT NULL,
+        at_ms bigint NOT NULL,
+        churn_probability double precision NOT NULL,
+        experiment jsonb,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+      );
+      CREATE INDEX outcomes_xid ON outcomes (xid);
+      CREATE INDEX outcomes_at ON outcomes (at_ms);
+      -- A start claims its row: INSERT ... ON CONFLICT DO UPDATE ... WHERE out of cooldown (cooldowns.ts).
+      -- cooldown_ms: the cooldown the last start claimed (a new start needs last_ms <= at - its cooldown).
+      CREATE TABLE cooldowns (
+        customer_id text NOT NULL,
+        intervention text NOT NULL,
+        last_ms bigint NOT NULL,
+        cooldown_ms bigint NOT NULL,
+        PRIMARY KEY (customer_id, intervention)
+      );
+      -- The workflow outbox: made in the start's statement; claimed by one replica at a time
+      -- (FOR UPDATE SKIP LOCKED, a lease in the database's clock) and retried by any.
+      CREATE TABLE workflow_entries (
+        prediction_id uuid PRIMARY KEY,
+        payload jsonb NOT NULL,
+        headers jsonb,
+        state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_ms bigint NOT NULL,
+        last_error text,
+        claimed_by text,
+        lease_until_ms bigint,
+        created_ms bigint NOT NULL,
+        done_ms bigint
+      );
+      CREATE INDEX workflow_due ON workflow_entries (next_ms) WHERE state = 'pending';
+      CREATE INDEX workflow_done ON workflow_entries (done_ms) WHERE state <> 'pending';
+      -- Alerts: a transition is an event only for the replica whose update changed the state.
+      CREATE TABLE alert_state (
+        key text PRIMARY KEY,
+        state text NOT NULL
+      );
+      CREATE TABLE alert_events (
+        id bigserial PRIMARY KEY,
+        kind text NOT NULL,
+        subject text NOT NULL,
+        state text NOT NULL,
+        value double precision NOT NULL,
+        threshold double precision NOT NULL,
+        at_ms bigint NOT NULL,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+      );
+      CREATE INDEX alert_events_xid ON alert_events (xid);
+      -- The database's clock, for leases and retry times: replicas' clocks may disagree.
+      CREATE FUNCTION churn_now_ms() RETURNS bigint LANGUAGE sql VOLATILE
+        AS 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+    `,
+  },
 ];
 
 /** Applies the migrations the database lacks; returns the versions applied by this call. */

@@ -1,0 +1,174 @@
+// The prediction log in PostgreSQL, shared by every replica. Predictions are group-committed as
+// in the embedded log: appended without blocking the answer, inserted every `commitIntervalMs` in
+// one statement, and counted as logged once that commits (`durableSeq`). A failed insert keeps
+// its rows queued and is retried (idempotent: ON CONFLICT DO NOTHING) until the database takes
+// them. Outcomes are written before their answer: the primary key on prediction_id makes a second
+// outcome for a prediction a conflict whichever replica it reaches. Retention deletes predictions
+// and outcomes older than `retentionMs`, one replica at a time.
+import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../../contract/records.ts";
+import type { OutcomeKey, PredictionLog } from "../../contract/storage.ts";
+import { experimentOf } from "../experiment-columns.ts";
+import type { Database } from "./connect.ts";
+
+export interface PostgresLogOptions {
+  commitIntervalMs?: number;
+  /** After a failed insert, how long until the next attempt. */
+  retryMs?: number;
+  /** An outcome given by customer id joins the customer's latest prediction only if made this recently (90 days). */
+  outcomeCustomerWindowMs?: number;
+  /** Predictions and outcomes older than this are deleted (30 days). */
+  retentionMs?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** pg_try_advisory_xact_lock key of retention: one replica deletes at a time. */
+const RETENTION_LOCK = "7163850512018600003";
+/** A batch's insert may take this long before it counts as failed (and is retried). */
+const INSERT_TIMEOUT_MS = 10_000;
+
+type JoinRow = { i: number; prediction_id: string; churn_probability: number; experiment: JoinedPrediction["experiment"] | null; labelled: boolean };
+
+export class PostgresLog implements PredictionLog {
+  private queue: PredictionRecord[] = [];
+  private appended = 0;
+  private durable = 0;
+  private inserting = false;
+  private insertError: Error | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly waiters: { seq: number; resolve: () => void }[] = [];
+  private readonly retention: ReturnType<typeof setInterval>;
+  private readonly o: Required<PostgresLogOptions>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly replica: string,
+    options: PostgresLogOptions = {},
+  ) {
+    this.o = { commitIntervalMs: 10, retryMs: 1000, outcomeCustomerWindowMs: 90 * 86_400_000, retentionMs: 30 * 86_400_000, ...options };
+    this.retention = setInterval(() => void this.expire().catch((err) => console.error(`prediction log retention failed: ${(err as Error).message}`)), 3_600_000);
+    this.retention.unref?.();
+  }
+
+  get durableSeq(): number {
+    return this.durable;
+  }
+
+  get appendedSeq(): number {
+    return this.appended;
+  }
+
+  get writeError(): Error | null {
+    return this.db.error ?? this.insertError;
+  }
+
+  onPredictions(records: PredictionRecord[]): void {
+    this.queue.push(...records);
+    this.appended += records.length;
+    this.schedule(this.o.commitIntervalMs);
+  }
+
+  flushed(): Promise<void> {
+    if (this.durable >= this.appended) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ seq: this.appended, resolve }));
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.inserting) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.insert();
+    }, ms);
+  }
+
+  /** One statement for everything queued; on failure the rows go back to the front of the queue. */
+  private async insert(): Promise<void> {
+    if (this.queue.length === 0) return;
+    this.inserting = true;
+    const batch = this.queue;
+    this.queue = [];
+    const rows = batch.map((r) => ({ prediction_id: r.prediction_id, customer_id: r.customer_id, at_ms: r.at, churn_probability: r.churn_probability, experiment: experimentOf(r) ?? null, record: r }));
+    try {
+      await this.db.run((sql) => sql`
+        INSERT INTO predictions (prediction_id, customer_id, at_ms, replica, churn_probability, experiment, record)
+        SELECT prediction_id, customer_id, at_ms, ${this.replica}, churn_probability, experiment, record
+        FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
+          AS x(prediction_id uuid, customer_id text, at_ms bigint, churn_probability double precision, experiment jsonb, record jsonb)
+        ON CONFLICT (prediction_id) DO NOTHING`, INSERT_TIMEOUT_MS);
+      this.durable += batch.length;
+      this.insertError = null;
+      for (let i = this.waiters.length - 1; i >= 0; i--) {
+        if (this.waiters[i].seq <= this.durable) this.waiters.splice(i, 1)[0].resolve();
+      }
+    } catch (err) {
+      this.queue = batch.concat(this.queue);
+      this.insertError = err as Error;
+    } finally {
+      this.inserting = false;
+    }
+    if (this.queue.length > 0) this.schedule(this.insertError ? this.o.retryMs : this.o.commitIntervalMs);
+  }
+
+  async join(outcomes: OutcomeKey[]): Promise<((JoinedPrediction & { labelled: boolean }) | undefined)[]> {
+    // This replica's own predictions are committed first, so an outcome right after its prediction joins.
+    await this.flushed();
+    const keys = outcomes.flatMap((o, i): { i: number; prediction_id: string | null; customer_id: string | null }[] =>
+      o.prediction_id !== undefined ? (UUID.test(o.prediction_id) ? [{ i, prediction_id: o.prediction_id, customer_id: null }] : []) : [{ i, prediction_id: null, customer_id: o.customer_id ?? null }],
+    );
+    const found: ((JoinedPrediction & { labelled: boolean }) | undefined)[] = outcomes.map(() => undefined);
+    if (keys.length === 0) return found;
+    const since = Date.now() - this.o.outcomeCustomerWindowMs;
+    const rows = await this.db.run((sql) => sql<JoinRow[]>`
+      SELECT x.i, p.prediction_id::text AS prediction_id, p.churn_probability, p.experiment, (o.prediction_id IS NOT NULL) AS labelled
+      FROM jsonb_to_recordset(${sql.json(keys as never)}::jsonb) AS x(i integer, prediction_id uuid, customer_id text)
+      CROSS JOIN LATERAL (
+        (SELECT prediction_id, churn_probability, experiment FROM predictions
+          WHERE x.prediction_id IS NOT NULL AND prediction_id = x.prediction_id)
+        UNION ALL
+        (SELECT prediction_id, churn_probability, experiment FROM predictions
+          WHERE x.prediction_id IS NULL AND customer_id = x.customer_id AND at_ms >= ${Number.isFinite(since) ? since : 0}
+          ORDER BY at_ms DESC LIMIT 1)
+        LIMIT 1
+      ) p
+      LEFT JOIN outcomes o ON o.prediction_id = p.prediction_id`);
+    for (const r of rows) {
+      found[r.i] = { prediction_id: r.prediction_id, churn_probability: r.churn_probability, labelled: r.labelled, ...(r.experiment ? { experiment: r.experiment } : {}) };
+    }
+    return found;
+  }
+
+  async label(outcomes: LabelledOutcome[]): Promise<boolean[]> {
+    const rows = outcomes.map((o) => ({ prediction_id: o.prediction_id, churned: o.churned, at_ms: o.at, churn_probability: o.churn_probability, experiment: o.experiment ?? null }));
+    const inserted = await this.db.run((sql) => sql<{ prediction_id: string }[]>`
+      INSERT INTO outcomes (prediction_id, churned, at_ms, churn_probability, experiment)
+      SELECT prediction_id, churned, at_ms, churn_probability, experiment
+      FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
+        AS x(prediction_id uuid, churned boolean, at_ms bigint, churn_probability double precision, experiment jsonb)
+      ON CONFLICT (prediction_id) DO NOTHING
+      RETURNING prediction_id::text`);
+    const first = new Set(inserted.map((r) => r.prediction_id));
+    return outcomes.map((o) => first.has(o.prediction_id.toLowerCase()));
+  }
+
+  /** Deletes what is past retention, unless another replica is doing it now. */
+  async expire(now = Date.now()): Promise<void> {
+    const before = now - this.o.retentionMs;
+    await this.db.run((sql) => sql.begin(async (tx) => {
+      const [{ locked }] = await tx<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${RETENTION_LOCK}::bigint) AS locked`;
+      if (!locked) return;
+      await tx`DELETE FROM outcomes WHERE at_ms < ${before}`;
+      await tx`DELETE FROM predictions WHERE at_ms < ${before}`;
+    }), 600_000);
+  }
+
+  /** Waits for what is queued to be inserted (a few seconds at most), then stops. */
+  async close(): Promise<void> {
+    clearInterval(this.retention);
+    const deadline = Date.now() + 5000;
+    while (this.durable < this.appended && Date.now() < deadline) {
+      if (!this.inserting && !this.timer) await this.insert();
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
