@@ -1,6 +1,7 @@
 // What deploy/ ships for Prometheus and Grafana: the alert rules pass promtool's unit tests
-// (series that should fire and series that should not), and every metric the rules and the
-// dashboard query is one that a live server's /metrics exports.
+// (series that should fire and series that should not), every metric the rules and the
+// dashboard query is one that a live server's /metrics exports, and every recorded series the
+// dashboard queries is one the rules record.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +56,15 @@ describe("queries against a live /metrics", () => {
     const names = metricNames(exprs.join("\n"));
     expect(names.size).toBeGreaterThan(15);
     expect([...names].filter((n) => !isExported(n))).toEqual([]);
+  });
+
+  it("the dashboard's recorded series are ones the rules record", () => {
+    const recorded = new Set([...readFileSync(RULES, "utf8").matchAll(/^\s*- record: (\S+)$/gm)].map((m) => m[1]));
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8"));
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((t) => t.expr));
+    const used = exprs.join("\n").match(/\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b/g) ?? [];
+    expect(used.length).toBeGreaterThan(0);
+    expect(used.filter((n) => !recorded.has(n))).toEqual([]);
   });
 
   it("the alert rules name only exported metrics", () => {
