@@ -145,6 +145,9 @@ describe.each(subjects)("%s store", (_name, make) => {
       await store.ingest([login("f", "x", T0 + 10 * DAY)]);
       expect(await store.profile("f", T0)).toEqual({ values: {}, sources: {} });
       expect(await store.profile("nobody", T0)).toBeUndefined();
+      // Many at once, each at its own instant, a customer twice: the same answers as one by one.
+      const queries = [{ customer_id: "c", at: T0 + DAY }, { customer_id: "nobody", at: T0 }, { customer_id: "r", at: T0 }, { customer_id: "c", at: T0 - DAY }];
+      expect(await store.profiles(queries)).toEqual(await Promise.all(queries.map((q) => store.profile(q.customer_id, q.at))));
     }));
 
   it("compaction keeps every answer from the horizon on, and refuses instants before it", () =>
@@ -177,6 +180,9 @@ describe.each(subjects)("%s store", (_name, make) => {
       await store.compact(T0 + DAY);
       const err = await refusal(store.profile("c", T0 + 90 * DAY));
       expect(err.issues[0].path).toEqual(["at"]);
+      // In a batch, each refused instant is named by its position.
+      const many = await refusal(store.profiles([{ customer_id: "c", at: T0 + 91 * DAY }, { customer_id: "c", at: T0 }, { customer_id: "x", at: T0 + DAY }]));
+      expect(many.issues.map((i) => i.path)).toEqual([[1, "at"], [2, "at"]]);
       expect((await store.profile("c", T0 + 91 * DAY))?.values.days_since_last_login).toBe(91);
     }));
 

@@ -27,6 +27,12 @@ export interface CustomerRow {
   fields: Record<string, FieldValue | null>;
 }
 
+/** A customer and the instant (ms since epoch) its profile is wanted at. */
+export interface ProfileQuery {
+  customer_id: string;
+  at: number;
+}
+
 export interface CustomerData {
   /**
    * Applies a batch atomically (all or nothing) and durably before resolving. An event counts
@@ -45,6 +51,12 @@ export interface CustomerData {
    * longer answer it exactly.
    */
   profile(customerId: string, at: number): Promise<Profile | undefined>;
+  /**
+   * profile() for many customers at once, each at its own instant (one query on a server
+   * database, not one per customer). Throws CustomerDataRefusal naming each query (`[i, "at"]`)
+   * whose instant is before horizon().
+   */
+  profiles(queries: readonly ProfileQuery[]): Promise<(Profile | undefined)[]>;
   /**
    * Folds events older than `before` (ms since epoch) into per-customer summaries and forgets
    * them (server/profiles/compact.ts says what is kept). From then on events with `at < before`
@@ -71,5 +83,23 @@ export class CustomerDataRefusal extends Error {
   ) {
     super(message);
     this.name = "CustomerDataRefusal";
+  }
+}
+
+/** Refuses, naming each (`[i, "at"]`), the queries whose instant is before `horizon`. */
+export function refuseBeforeHorizon(queries: readonly ProfileQuery[], horizon: number): void {
+  const early = queries.flatMap((q, i) =>
+    q.at < horizon ? [{ path: [i, "at"], message: `${new Date(q.at).toISOString()} is before ${new Date(horizon).toISOString()}, the earliest instant compacted events still answer` }] : [],
+  );
+  if (early.length) throw new CustomerDataRefusal("instant before the horizon", early);
+}
+
+/** profile() by way of profiles(): a refused instant is named `["at"]`. */
+export async function oneProfile(data: Pick<CustomerData, "profiles">, customerId: string, at: number): Promise<Profile | undefined> {
+  try {
+    return (await data.profiles([{ customer_id: customerId, at }]))[0];
+  } catch (err) {
+    if (err instanceof CustomerDataRefusal) throw new CustomerDataRefusal(err.message, err.issues.map((i) => ({ ...i, path: i.path.slice(1) })));
+    throw err;
   }
 }

@@ -320,21 +320,23 @@ export class Recommender implements ChurnService {
    * customer). A refused instant is an issue under the request's `options.as_of`.
    */
   async profiles(requests: CustomerRequest[], base: Base, paths: (string | number)[][], issues: FieldIssue[]): Promise<(Profile | null | undefined)[]> {
-    const now = Date.now();
     const data = this.options.customers;
-    return Promise.all(requests.map(async (request, i) => {
-      const asOf = request.options?.as_of ?? base.options?.as_of;
-      let profile: Profile | undefined;
-      try {
-        profile = await data?.profile(request.customer_id, asOf === undefined ? now : Date.parse(asOf));
-      } catch (err) {
-        if (!(err instanceof CustomerDataRefusal)) throw err;
-        const where = request.options?.as_of !== undefined ? [...paths[i], "options", "as_of"] : ["options", "as_of"];
-        issues.push(...err.issues.map((x) => ({ path: where, message: x.message })));
-        return undefined;
+    if (!data) return requests.map((r) => (hasFields(r) ? undefined : null));
+    const now = Date.now();
+    const asOf = requests.map((r) => r.options?.as_of ?? base.options?.as_of);
+    let profiles: (Profile | undefined)[];
+    try {
+      profiles = await data.profiles(requests.map((r, i) => ({ customer_id: r.customer_id, at: asOf[i] === undefined ? now : Date.parse(asOf[i]!) })));
+    } catch (err) {
+      if (!(err instanceof CustomerDataRefusal)) throw err;
+      // A refused instant is an issue under the options that set it: the customer's own, else the call's.
+      for (const x of err.issues) {
+        const i = x.path[0] as number;
+        issues.push({ path: requests[i].options?.as_of !== undefined ? [...paths[i], "options", "as_of"] : ["options", "as_of"], message: x.message });
       }
-      return profile ?? (hasFields(request) ? undefined : null);
-    }));
+      return requests.map(() => undefined);
+    }
+    return profiles.map((p, i) => p ?? (hasFields(requests[i]) ? undefined : null));
   }
 
   private resolve(bundle: Bundle, request: CustomerRequest, base: Base, path: (string | number)[], issues: FieldIssue[], profile?: Profile): ScoredInput | null {

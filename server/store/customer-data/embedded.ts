@@ -12,7 +12,7 @@
 // the snapshot covers.
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CustomerDataRefusal, type CustomerData, type CustomerRow, type FieldValue, type IngestResult, type Profile } from "../../contract/customer-data.ts";
+import { CustomerDataRefusal, oneProfile, refuseBeforeHorizon, type CustomerData, type CustomerRow, type FieldValue, type IngestResult, type Profile, type ProfileQuery } from "../../contract/customer-data.ts";
 import type { CustomerEvent } from "../../contract/events.ts";
 import { summarize, summaryRows, horizonOf } from "../../profiles/compact.ts";
 import { deriveProfile } from "../../profiles/derive.ts";
@@ -146,17 +146,18 @@ export class EmbeddedCustomerData implements CustomerData {
   }
 
   async profile(customerId: string, at: number): Promise<Profile | undefined> {
+    return oneProfile(this, customerId, at);
+  }
+
+  async profiles(queries: readonly ProfileQuery[]): Promise<(Profile | undefined)[]> {
     this.usable();
-    const horizon = horizonOf(this.cutoff);
-    if (at < horizon) {
-      throw new CustomerDataRefusal("instant before the horizon", [
-        { path: ["at"], message: `${new Date(at).toISOString()} is before ${new Date(horizon).toISOString()}, the earliest instant compacted events still answer` },
-      ]);
-    }
-    const customer = this.customers.get(customerId);
-    if (customer === undefined) return undefined;
-    this.arena.read(customer, this.scratch);
-    return deriveProfile(this.scratch, at, this.strings.list, this.imported[customer]);
+    refuseBeforeHorizon(queries, horizonOf(this.cutoff));
+    return queries.map(({ customer_id, at }) => {
+      const customer = this.customers.get(customer_id);
+      if (customer === undefined) return undefined;
+      this.arena.read(customer, this.scratch);
+      return deriveProfile(this.scratch, at, this.strings.list, this.imported[customer]);
+    });
   }
 
   async horizon(): Promise<number> {

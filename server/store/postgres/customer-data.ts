@@ -6,7 +6,7 @@
 // server by server/profiles/derive.ts from one query's rows, exactly as the embedded store does.
 import type postgres from "postgres";
 import type { TransactionSql } from "postgres";
-import { CustomerDataRefusal, type CustomerData, type CustomerRow, type FieldValue, type IngestResult, type Profile } from "../../contract/customer-data.ts";
+import { CustomerDataRefusal, oneProfile, refuseBeforeHorizon, type CustomerData, type CustomerRow, type FieldValue, type IngestResult, type Profile, type ProfileQuery } from "../../contract/customer-data.ts";
 import { PROFILE_FIELDS, type CustomerEvent } from "../../contract/events.ts";
 import { horizonOf, summarize, summaryRows, type Summary } from "../../profiles/compact.ts";
 import { deriveProfile } from "../../profiles/derive.ts";
@@ -80,23 +80,28 @@ export class PostgresCustomerData implements CustomerData {
   }
 
   async profile(customerId: string, at: number): Promise<Profile | undefined> {
-    const [r] = await this.db.run((sql) => sql<{ cutoff: number; fields: Record<string, FieldValue> | null; summary: Summary | null; events: EventTuple[] | null }[]>`
-      SELECT
+    return oneProfile(this, customerId, at);
+  }
+
+  /** One query for all: each customer's row, summary and events. */
+  async profiles(queries: readonly ProfileQuery[]): Promise<(Profile | undefined)[]> {
+    const ids = [...new Set(queries.map((q) => q.customer_id))];
+    const rows = await this.db.run((sql) => sql<{ customer_id: string; cutoff: number; fields: Record<string, FieldValue> | null; summary: Summary | null; events: EventTuple[] | null }[]>`
+      SELECT x.id AS customer_id,
         (SELECT cutoff_ms FROM customer_data_cutoff) AS cutoff,
-        (SELECT fields FROM customer_rows WHERE customer_id = ${customerId}) AS fields,
-        (SELECT summary FROM customer_summaries WHERE customer_id = ${customerId}) AS summary,
+        (SELECT fields FROM customer_rows WHERE customer_id = x.id) AS fields,
+        (SELECT summary FROM customer_summaries WHERE customer_id = x.id) AS summary,
         (SELECT json_agg(json_build_array(type, at_ms, amount, paid_late, fields))
-           FROM customer_events WHERE customer_id = ${customerId}) AS events`);
-    const horizon = horizonOf(r.cutoff);
-    if (at < horizon) {
-      throw new CustomerDataRefusal("instant before the horizon", [
-        { path: ["at"], message: `${new Date(at).toISOString()} is before ${new Date(horizon).toISOString()}, the earliest instant compacted events still answer` },
-      ]);
-    }
-    if (!r.fields && !r.summary && !r.events) return undefined;
-    const strings = new StringTable();
-    const rows = toRows(r.summary, r.events ?? [], strings);
-    return deriveProfile(rows, at, strings.list, r.fields ?? undefined);
+           FROM customer_events WHERE customer_id = x.id) AS events
+      FROM unnest(${ids}::text[]) AS x(id)`);
+    refuseBeforeHorizon(queries, horizonOf(rows[0]?.cutoff ?? -Infinity));
+    const byId = new Map(rows.map((r) => [r.customer_id, r]));
+    return queries.map(({ customer_id, at }) => {
+      const r = byId.get(customer_id);
+      if (!r || (!r.fields && !r.summary && !r.events)) return undefined;
+      const strings = new StringTable();
+      return deriveProfile(toRows(r.summary, r.events ?? [], strings), at, strings.list, r.fields ?? undefined);
+    });
   }
 
   async compact(before: number): Promise<void> {
