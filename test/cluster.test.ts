@@ -26,8 +26,6 @@ const missing = ensureCommand("haproxy", "haproxy", "-v");
 
 /** Requests per second through the balancer: enough to have requests in flight at every failure, little for 2 shared cores. */
 const RATE = 100;
-/** Non-200 answers allowed for requests in flight on the killed replica when it dies (POSTs are not retried once sent). */
-const KILL_INSTANT_FAILURES = 5;
 /** The monitor's labelled window (server/monitor/monitor.ts labelledWindow). */
 const LABELLED_WINDOW = 5000;
 
@@ -48,6 +46,8 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
   const troubled: { from: number; to: number; what: string }[] = [];
   /** Set by the kill step: the killed replica, when, and when the webhook began failing. */
   let killed: { replica: Replica; at: number; webhookFailingFrom: number } | undefined;
+  /** Set by the PostgreSQL step: from the stop to full recovery. */
+  let outage = { from: Infinity, to: -Infinity };
   /** The customer scored concurrently (kept out of the load, so that only the concurrent scorings decide its cooldowns). */
   let hammered: Record<string, unknown> & { customer_id: string } = { customer_id: "" };
 
@@ -94,7 +94,13 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     const crossReplica = answers.flatMap((o) => o.posted.filter((p) => servedBy.get(p.prediction_id) !== o.servedBy));
     expect(posted.length, "outcomes posted in the steady phase").toBeGreaterThan(100);
     expect(crossReplica.length, "outcomes posted to another replica than their prediction's").toBeGreaterThan(posted.length / 3);
-    const unmatched = answers.flatMap((o) => o.unmatched.map((u) => `${o.posted[u.index].prediction_id} (made on ${servedBy.get(o.posted[u.index].prediction_id)}, posted to ${o.servedBy}): ${u.reason}`));
+    const ackedAt = new Map(load.acked.map((a) => [a.prediction_id, a.at]));
+    const unmatched = answers.flatMap((o) =>
+      o.unmatched.map((u) => {
+        const id = o.posted[u.index].prediction_id;
+        return `${id} (made on ${servedBy.get(id)}, posted to ${o.servedBy} ${o.sentAt - ackedAt.get(id)!} ms after its answer): ${u.reason}`;
+      }),
+    );
     expect.soft(unmatched.slice(0, 5), `${unmatched.length} of ${posted.length} outcomes unmatched, e.g.`).toEqual([]);
     expect.soft(answers.flatMap((o) => o.conflicts), "conflicts (each prediction gets one outcome)").toEqual([]);
     expect.soft(matched.length, "matched of posted").toBe(posted.length);
@@ -132,24 +138,28 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     load.phase = "replica killed";
     const at = Date.now();
     await victim.kill("SIGKILL");
+    // A request sent after this reaches a closed port: refused, so HAProxy sends it elsewhere.
+    const dead = Date.now() + 50;
     killed = { replica: victim, at, webhookFailingFrom };
-    troubled.push({ from: at, to: at + 1_000, what: "replica killed" });
+    troubled.push({ from: at, to: dead, what: "replica killed" });
     await sleep(2_000);
     load.phase = "webhook healed";
     webhook.setMode("ok");
     await sleep(4_000);
 
-    // Requests in flight on the victim when it died may fail (502), and only those: none after the instant.
-    const atKill = load.answers.filter((a) => a.start + a.ms >= at && a.start < at + 1_000 && a.status !== 200);
-    const after = load.answers.filter((a) => a.start >= at + 1_000 && a.status !== 200);
-    expect.soft(after.slice(0, 5).map(describeAnswer), `${after.length} non-200 answers after the kill instant; ${diagnostics()}`).toEqual([]);
-    expect.soft(atKill.length, `non-200 answers at the kill instant: ${atKill.map(describeAnswer).join("; ")}`).toBeLessThanOrEqual(KILL_INSTANT_FAILURES);
+    // Requests in flight when the replica died may fail, as many as there were (POSTs are not
+    // retried once sent: see helpers/haproxy.ts); a request sent after its death must not.
+    const inFlight = load.answers.filter((a) => a.start < dead && a.start + a.ms >= at);
+    const atKill = inFlight.filter((a) => a.status !== 200);
+    const after = load.answers.filter((a) => a.start >= dead && a.status !== 200);
+    console.log(`kill: ${atKill.length} of ${inFlight.length} requests in flight at the death failed (${atKill.map((a) => a.status).join(", ")})`);
+    expect.soft(after.slice(0, 5).map(describeAnswer), `${after.length} non-200 answers to requests sent after the replica died; ${diagnostics()}`).toEqual([]);
     // HAProxy answers 502 for a POST the replica died on; on a kept-alive client connection whose
     // request was not its first, it closes the connection without an answer instead (status 0 here),
     // as a server would, so that the client decides about retrying. A client timeout would be a hang.
-    expect.soft(atKill.filter((a) => !(a.status === 502 || a.status === 503 || (a.status === 0 && a.ms < 1_000))).map(describeAnswer), "failures at the kill instant other than the balancer's 502/503 or a closed connection").toEqual([]);
-    expect.soft(load.answers.filter((a) => a.start > at + 1_000 && a.servedBy === victim.id).map(describeAnswer), "answers by the killed replica after its death").toEqual([]);
-    await expectNothingLost(pg.url, load.acked.filter((a) => a.at <= Date.now()), matchedOutcomes(load));
+    expect.soft(atKill.filter((a) => !(a.status === 502 || a.status === 503 || (a.status === 0 && a.ms < 5_000))).map(describeAnswer), "failures at the kill other than the balancer's 502/503 or a closed connection").toEqual([]);
+    expect.soft(load.answers.filter((a) => a.start >= dead && a.servedBy === victim.id).map(describeAnswer), "answers by the killed replica after its death").toEqual([]);
+    await expectNothingLost(pg.url, load.acked.filter((a) => a.at <= Date.now()), matchedOutcomes(load), { at, what: "the kill" });
   }, 60_000);
 
   test("PostgreSQL stopped mid-load: every replica unready, requests 503 fast (never 500), full recovery after restart, nothing lost", async () => {
@@ -158,6 +168,8 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     const live = alive();
     const firstUnready = new Map<string, number>();
     const firstReadyAgain = new Map<string, number>();
+    /** Readiness answers other than 200 after a replica was ready again: it should stay ready. */
+    const relapses: string[] = [];
     let restartedAt = Infinity;
     let polling = true;
     // Each replica's own readiness, directly (not through the balancer), every 100 ms.
@@ -169,6 +181,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
             const now = Date.now();
             if (res?.status !== 200 && !firstUnready.has(r.id)) firstUnready.set(r.id, now);
             if (res?.status === 200 && now > restartedAt && !firstReadyAgain.has(r.id)) firstReadyAgain.set(r.id, now);
+            if (res?.status !== 200 && firstReadyAgain.has(r.id)) relapses.push(`${r.id} ${res?.status ?? "no answer"} ${now - restartedAt} ms after the restart`);
           }),
         );
         await sleep(100);
@@ -198,6 +211,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     // HAProxy puts a replica back after two passed checks (rise 2, inter 200ms): up to a second after it is ready.
     const settledAt = Math.min(recoveredAt, restartedAt + 10_000) + 1_000;
     troubled.push({ from: stoppedAt, to: settledAt, what: "postgres stopped" });
+    outage = { from: stoppedAt, to: settledAt };
     load.phase = "postgres recovered";
     await sleep(3_000);
     polling = false;
@@ -216,9 +230,10 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     // After the restart: ready again within 10 s on every replica, then nothing but 200s.
     const readyMs = live.map((r) => `${r.id}: ${firstReadyAgain.has(r.id) ? `${firstReadyAgain.get(r.id)! - restartedAt} ms` : "never"}`).join(", ");
     expect.soft(recoveredAt - restartedAt, `ready again after the restart (${readyMs})`).toBeLessThan(10_000);
+    expect.soft(relapses.slice(0, 5), "readiness lost again after it came back").toEqual([]);
     const afterRecovery = load.answers.filter((a) => a.start > settledAt && a.status !== 200);
-    expect.soft(afterRecovery.slice(0, 5).map(describeAnswer), `${afterRecovery.length} non-200 answers after recovery`).toEqual([]);
-    await expectNothingLost(pg.url, ackedBeforeStop, outcomesBeforeStop);
+    expect.soft(afterRecovery.slice(0, 5).map((a) => `${describeAnswer(a)}, sent ${a.start - restartedAt} ms after the restart`), `${afterRecovery.length} non-200 answers after recovery (every replica ready ${recoveredAt - restartedAt} ms after the restart: ${readyMs})`).toEqual([]);
+    await expectNothingLost(pg.url, ackedBeforeStop, outcomesBeforeStop, { at: stoppedAt, what: "the stop" });
   }, 90_000);
 
   test("every workflow entry reaches the webhook: exactly once, the dead replica's included", async () => {
@@ -245,8 +260,13 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     expect.soft(orphans.filter((a) => !ok.has(a.prediction_id)).length, `of ${orphans.length} entries the killed replica left, undelivered`).toBe(0);
 
     // Exactly once: one successful delivery per key; and while the webhook was healthy, one attempt.
+    // Except an entry whose delivery the webhook accepted just as PostgreSQL went away: it could
+    // not be marked delivered, so it is sent again (at least once is the promise).
+    const firstSuccess = new Map<string, number>();
+    for (const d of webhook.deliveries) if (d.status === 200 && !firstSuccess.has(d.key ?? "")) firstSuccess.set(d.key ?? "", d.at);
     const successes = countBy(webhook.deliveries.filter((d) => d.status === 200).map((d) => d.key ?? "(no key)"));
-    const twice = [...successes].filter(([, n]) => n > 1).map(([key, n]) => `${key} x${n}`);
+    const excused = (key: string) => firstSuccess.get(key)! >= outage.from - 500 && firstSuccess.get(key)! <= outage.to;
+    const twice = [...successes].filter(([key, n]) => n > 1 && !excused(key)).map(([key, n]) => `${key} x${n}`);
     expect.soft(twice.slice(0, 5), `${twice.length} entries delivered more than once`).toEqual([]);
     const attempts = countBy(webhook.deliveries.map((d) => d.key ?? "(no key)"));
     const firstSeen = new Map<string, number>();
@@ -283,15 +303,21 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     const k = killed!;
     const back = await startReplica({ id: k.replica.id, databaseUrl: pg.url, webhookUrl: webhook.url, dataDir: k.replica.dataDir, port: k.replica.port });
     replicas = replicas.map((r) => (r.id === back.id ? back : r));
-    const labelled = Math.min(LABELLED_WINDOW, matchedOutcomes(load).size);
+    // Every matched outcome, and perhaps some of those whose request got no answer (committed before a failure).
+    const confirmed = matchedOutcomes(load).size;
+    const [least, most] = [Math.min(LABELLED_WINDOW, confirmed), Math.min(LABELLED_WINDOW, confirmed + load.unconfirmedOutcomes.length)];
+    const fleet = least === most ? `${least}` : `${least} to ${most}`;
     let last: string[] = [];
     const same = await waitFor("the same calibration on every replica", 10_000, async () => {
       const views = await Promise.all(replicas.map(async (r) => ({ id: r.id, calibration: (await snapshot(r.url)).calibration })));
       last = views.map((v) => `${v.id}: ${v.calibration.status}, labelled ${v.calibration.labelled}, positives ${v.calibration.positives}, auc ${v.calibration.auc}, brier ${v.calibration.brier}`);
-      const key = (v: (typeof views)[number]) => JSON.stringify([v.calibration.labelled, v.calibration.positives, v.calibration.auc, v.calibration.brier]);
-      return views.every((v) => key(v) === key(views[0]) && v.calibration.labelled === labelled) ? views : undefined;
+      // Counts exactly; AUC and Brier score to 1e-9 (sums over the same outcomes in another order differ in the last bits).
+      const close = (a: number | null, b: number | null) => a === b || (a !== null && b !== null && Math.abs(a - b) <= 1e-9);
+      const c0 = views[0].calibration;
+      const agree = views.every(({ calibration: c }) => c.labelled === c0.labelled && c.labelled >= least && c.labelled <= most && c.positives === c0.positives && close(c.auc, c0.auc) && close(c.brier, c0.brier));
+      return agree ? views : undefined;
     }, 500).catch(() => undefined);
-    expect.soft(same, `calibration per replica (the fleet has ${labelled} labelled):\n${last.join("\n")}`).toBeDefined();
+    expect.soft(same, `calibration per replica (the fleet has ${fleet} labelled):\n${last.join("\n")}`).toBeDefined();
     if (same) expect.soft(same[0].calibration.status, "calibration status with the fleet's outcomes").toBe("ok");
   }, 60_000);
 });
@@ -359,12 +385,13 @@ async function idsIn(url: string, table: "predictions" | "outcomes"): Promise<Se
 }
 
 /** Every acknowledged prediction and every matched outcome is in PostgreSQL (tables predictions and outcomes, by prediction_id). */
-async function expectNothingLost(url: string, acked: Acked[], outcomes: Set<string>): Promise<void> {
+async function expectNothingLost(url: string, acked: Acked[], outcomes: Set<string>, mark?: { at: number; what: string }): Promise<void> {
+  const when = (t: number) => (mark ? `, answered ${t - mark.at} ms after ${mark.what}` : "");
   const predictions = await idsIn(url, "predictions");
   expect.soft(predictions, 'PostgreSQL has no table "predictions" (prediction_id uuid): predictions are not kept in the shared database').not.toBeNull();
   if (predictions) {
     const lost = acked.filter((a) => !predictions.has(a.prediction_id));
-    expect.soft(lost.length, `of ${acked.length} acknowledged predictions, missing from the predictions table (e.g. ${lost.slice(0, 3).map((a) => `${a.prediction_id} from ${a.servedBy} [${a.phase}]`).join(", ")})`).toBe(0);
+    expect.soft(lost.length, `of ${acked.length} acknowledged predictions, missing from the predictions table (e.g. ${lost.slice(0, 3).map((a) => `${a.prediction_id} from ${a.servedBy} [${a.phase}]${when(a.at)}`).join(", ")})`).toBe(0);
   }
   const recorded = await idsIn(url, "outcomes");
   expect.soft(recorded, 'PostgreSQL has no table "outcomes" (prediction_id): outcomes are not kept in the shared database').not.toBeNull();
@@ -399,6 +426,12 @@ async function snapshot(url: string): Promise<any> {
 
 function summary(load: Load, ms: number): string {
   const byStatus = countBy(load.answers.map((a) => String(a.status)));
+  const phases = [...new Set(load.answers.map((a) => a.phase))].map((phase) => {
+    const ok = load.answers.filter((a) => a.phase === phase && a.status === 200).map((a) => a.ms).sort((x, y) => x - y);
+    const q = (f: number) => Math.round(ok[Math.min(ok.length - 1, Math.floor(f * ok.length))] ?? NaN);
+    return `  ${phase}: ${ok.length} answered 200, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms`;
+  });
   return `cluster test: ${Math.round(ms / 1000)} s, ${load.answers.length} requests (${[...byStatus].map(([s, n]) => `${s}: ${n}`).join(", ")}), ` +
-    `${load.acked.length} predictions acknowledged (${load.acked.filter((a) => a.should_intervene).length} workflow entries), ${matchedOutcomes(load).size} outcomes matched`;
+    `${load.acked.length} predictions acknowledged (${load.acked.filter((a) => a.should_intervene).length} workflow entries), ${matchedOutcomes(load).size} outcomes matched\n` +
+    phases.join("\n");
 }

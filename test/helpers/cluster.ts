@@ -235,6 +235,8 @@ export interface OutcomeAnswer {
   conflicts: { index: number; prediction_id: string; reason: string }[];
   servedBy: string | null;
   phase: string;
+  /** When the request was sent (ms since the epoch). */
+  sentAt: number;
 }
 
 /** A customer as /predict takes it, and whether they churned (for outcomes). */
@@ -252,6 +254,8 @@ export class Load {
   readonly answers: Answer[] = [];
   readonly acked: Acked[] = [];
   readonly outcomes: OutcomeAnswer[] = [];
+  /** Outcomes sent in requests that got no 200: perhaps recorded (a replica died after its commit), perhaps not. */
+  readonly unconfirmedOutcomes: string[] = [];
   phase = "start";
   private awaitingOutcome: Acked[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -335,10 +339,10 @@ export class Load {
     const these = this.awaitingOutcome.splice(0, n);
     const posted = these.map((p) => ({ prediction_id: p.prediction_id, churned: this.churned.get(p.prediction_id)! }));
     const { a, json } = await this.call("/outcomes", { outcomes: posted });
-    if (a.status !== 200) return;
+    if (a.status !== 200) return void this.unconfirmedOutcomes.push(...posted.map((p) => p.prediction_id));
     this.outcomes.push({
       posted, matched: json.matched.map((m: { prediction_id: string }) => m.prediction_id), unmatched: json.unmatched, conflicts: json.conflicts,
-      servedBy: a.servedBy, phase: a.phase,
+      servedBy: a.servedBy, phase: a.phase, sentAt: a.start,
     });
   }
 }
