@@ -37,6 +37,8 @@ export interface Config {
   replicaId: string;
   /** Connections in this process's PostgreSQL pool. */
   databasePoolSize: number;
+  /** Processes sharing the port (node:cluster); 1: the server in this process, no primary. */
+  workers: number;
   /** With PostgreSQL: predictions and outcomes older than this many days are deleted. */
   logRetentionDays: number;
   /** Event types that score their customer once applied. */
@@ -75,6 +77,7 @@ const OPTIONS = {
   "database-url": { env: "DATABASE_URL", kind: "string" },
   "database-pool-size": { env: "DATABASE_POOL_SIZE", kind: "int", min: 1, max: 1000, default: 10 },
   "log-retention-days": { env: "LOG_RETENTION_DAYS", kind: "number", min: 1, max: 36_500, default: 30 },
+  workers: { env: "WORKERS", kind: "int", min: 1, max: 64, default: 1 },
   "replica-id": { env: "REPLICA_ID", kind: "string", default: defaultReplica, shown: "host name-pid" },
   triggers: { env: "TRIGGER_EVENTS", kind: "string", default: "login,billing,usage,support_ticket" },
   "churn-input": { env: "CHURN_INPUT", kind: "string" },
@@ -203,6 +206,7 @@ export function loadConfig(args: string[] = [], env: Record<string, string | und
     databaseUrl: value("database-url") as string | undefined,
     replicaId: value("replica-id") as string,
     databasePoolSize: value("database-pool-size") as number,
+    workers: value("workers") as number,
     logRetentionDays: value("log-retention-days") as number,
     churnInput: churnInput(value("churn-input") as string | undefined, flags["churn-input"] !== undefined ? "--churn-input" : "CHURN_INPUT"),
     triggers: triggerList(value("triggers") as string, flags.triggers !== undefined ? "--triggers" : "TRIGGER_EVENTS"),
