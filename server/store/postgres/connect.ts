@@ -61,6 +61,8 @@ export class Database {
     const sql = postgres(url, { max: o.poolSize, connect_timeout: 5, onnotice: () => {} });
     try {
       await migrate(sql);
+      // Connections opened now rather than by the first requests (whose answers would wait on them).
+      await Promise.all(Array.from({ length: Math.min(o.poolSize, 4) }, () => sql`SELECT 1`));
     } catch (err) {
       await sql.end({ timeout: 1 });
       throw err;
@@ -83,9 +85,16 @@ export class Database {
       return await within(query(this.sql), timeoutMs);
     } catch (err) {
       if (!isConnectionError(err)) throw err;
-      this.down = err as Error;
+      this.markDown(err as Error);
+      // A connection the restarted server no longer knows fails once; the ping says at once whether the database is there.
+      void this.ping();
       throw this.unavailable(err as Error);
     }
+  }
+
+  private markDown(err: Error): void {
+    if (!this.down) console.error(`database unreachable: ${err.message}`);
+    this.down = err;
   }
 
   private unavailable(err: Error): UnavailableError {
@@ -96,9 +105,10 @@ export class Database {
   private async ping(): Promise<void> {
     try {
       await within(this.sql`SELECT 1`, this.o.pingMs * 2);
+      if (this.down) console.error("database reachable again");
       this.down = null;
     } catch (err) {
-      this.down = err as Error;
+      this.markDown(err as Error);
     }
   }
 

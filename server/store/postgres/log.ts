@@ -8,6 +8,7 @@
 import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../../contract/records.ts";
 import type { OutcomeKey, PredictionLog } from "../../contract/storage.ts";
 import { experimentOf } from "../experiment-columns.ts";
+import { UnavailableError } from "../../contract/errors.ts";
 import type { Database } from "./connect.ts";
 
 export interface PostgresLogOptions {
@@ -25,6 +26,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const RETENTION_LOCK = "7163850512018600003";
 /** A batch's insert may take this long before it counts as failed (and is retried). */
 const INSERT_TIMEOUT_MS = 10_000;
+/** How long an outcome waits before looking again for a prediction it did not find (another replica's commit in flight). */
+const IN_FLIGHT_WAIT_MS = 250;
 
 type JoinRow = { i: number; prediction_id: string; churn_probability: number; experiment: JoinedPrediction["experiment"] | null; labelled: boolean };
 
@@ -32,7 +35,9 @@ export class PostgresLog implements PredictionLog {
   private queue: PredictionRecord[] = [];
   private appended = 0;
   private durable = 0;
-  private inserting = false;
+  /** The insert in flight, if any: resolves true when it committed. */
+  private inserting: Promise<boolean> | null = null;
+  /** A failure of the inserts themselves (not the database being away, which `db.error` says). */
   private insertError: Error | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly waiters: { seq: number; resolve: () => void }[] = [];
@@ -80,10 +85,32 @@ export class PostgresLog implements PredictionLog {
     }, ms);
   }
 
+  /** Commits what is appended so far, now (after any insert in flight); false as soon as an insert fails. */
+  private async commitNow(): Promise<boolean> {
+    const target = this.appended;
+    while (this.durable < target) {
+      if (this.inserting) {
+        await this.inserting;
+        continue;
+      }
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      if (!(await this.insert())) return false;
+    }
+    return true;
+  }
+
+  private insert(): Promise<boolean> {
+    this.inserting = this.insertQueued().finally(() => {
+      this.inserting = null;
+      if (this.queue.length > 0) this.schedule(this.writeError ? this.o.retryMs : this.o.commitIntervalMs);
+    });
+    return this.inserting;
+  }
+
   /** One statement for everything queued; on failure the rows go back to the front of the queue. */
-  private async insert(): Promise<void> {
-    if (this.queue.length === 0) return;
-    this.inserting = true;
+  private async insertQueued(): Promise<boolean> {
+    if (this.queue.length === 0) return true;
     const batch = this.queue;
     this.queue = [];
     const rows = batch.map((r) => ({ prediction_id: r.prediction_id, customer_id: r.customer_id, at_ms: r.at, churn_probability: r.churn_probability, experiment: experimentOf(r) ?? null, record: r }));
@@ -99,24 +126,38 @@ export class PostgresLog implements PredictionLog {
       for (let i = this.waiters.length - 1; i >= 0; i--) {
         if (this.waiters[i].seq <= this.durable) this.waiters.splice(i, 1)[0].resolve();
       }
+      return true;
     } catch (err) {
       this.queue = batch.concat(this.queue);
-      this.insertError = err as Error;
-    } finally {
-      this.inserting = false;
+      // The database being away is the database's state (it clears when it answers again); anything else is the log's.
+      if (!(err instanceof UnavailableError)) this.insertError = err as Error;
+      return false;
     }
-    if (this.queue.length > 0) this.schedule(this.insertError ? this.o.retryMs : this.o.commitIntervalMs);
   }
 
   async join(outcomes: OutcomeKey[]): Promise<((JoinedPrediction & { labelled: boolean }) | undefined)[]> {
-    // This replica's own predictions are committed first, so an outcome right after its prediction joins.
-    await this.flushed();
+    // This replica's own predictions are committed first, so an outcome right after its prediction
+    // joins; if they cannot be now, the outcome is refused rather than left waiting.
+    if (this.durable < this.appended && !(await this.commitNow())) {
+      throw new UnavailableError(`the prediction log cannot commit the predictions this outcome may refer to (${this.writeError?.message ?? "retrying"})`, 2);
+    }
     const keys = outcomes.flatMap((o, i): { i: number; prediction_id: string | null; customer_id: string | null }[] =>
       o.prediction_id !== undefined ? (UUID.test(o.prediction_id) ? [{ i, prediction_id: o.prediction_id, customer_id: null }] : []) : [{ i, prediction_id: null, customer_id: o.customer_id ?? null }],
     );
     const found: ((JoinedPrediction & { labelled: boolean }) | undefined)[] = outcomes.map(() => undefined);
     if (keys.length === 0) return found;
     const since = Date.now() - this.o.outcomeCustomerWindowMs;
+    await this.lookUp(keys, since, found);
+    // A prediction another replica answered moments ago may still be in its group commit: looked for once more.
+    const missing = keys.filter((k) => k.prediction_id !== null && found[k.i] === undefined);
+    if (missing.length > 0) {
+      await new Promise((r) => setTimeout(r, IN_FLIGHT_WAIT_MS));
+      await this.lookUp(missing, since, found);
+    }
+    return found;
+  }
+
+  private async lookUp(keys: { i: number; prediction_id: string | null; customer_id: string | null }[], since: number, found: ((JoinedPrediction & { labelled: boolean }) | undefined)[]): Promise<void> {
     const rows = await this.db.run((sql) => sql<JoinRow[]>`
       SELECT x.i, p.prediction_id::text AS prediction_id, p.churn_probability, p.experiment, (o.prediction_id IS NOT NULL) AS labelled
       FROM jsonb_to_recordset(${sql.json(keys as never)}::jsonb) AS x(i integer, prediction_id uuid, customer_id text)
@@ -133,7 +174,6 @@ export class PostgresLog implements PredictionLog {
     for (const r of rows) {
       found[r.i] = { prediction_id: r.prediction_id, churn_probability: r.churn_probability, labelled: r.labelled, ...(r.experiment ? { experiment: r.experiment } : {}) };
     }
-    return found;
   }
 
   async label(outcomes: LabelledOutcome[]): Promise<boolean[]> {
@@ -164,10 +204,7 @@ export class PostgresLog implements PredictionLog {
   async close(): Promise<void> {
     clearInterval(this.retention);
     const deadline = Date.now() + 5000;
-    while (this.durable < this.appended && Date.now() < deadline) {
-      if (!this.inserting && !this.timer) await this.insert();
-      else await new Promise((r) => setTimeout(r, 10));
-    }
+    while (!(await this.commitNow()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
