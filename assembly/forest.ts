@@ -10,6 +10,7 @@ import {
   FOREST_NODE_THRESHOLD, FOREST_NODE_FEATURE, FOREST_NODE_LEFT, FOREST_NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
   EFFECT_POINT, EFFECT_LOWER, EFFECT_UPPER, EFFECT_STDERR, EFFECT_FIELDS,
 } from "./layout";
+import { WALK_BLOCK, WALK_MIN_ROWS, align16, walkBytes, toColumns, split } from "./walk";
 
 @inline function h(model: usize, off: usize): i32 {
   return load<i32>(model + off);
@@ -81,63 +82,72 @@ function rowLeaves(model: usize, row: usize, leaves: usize): void {
 }
 
 /**
- * Leaves of every tree for a block of nb rows (row r's at leaves + r * nTrees * 4): tree by tree,
- * eight rows in lockstep, so that each tree's nodes stay in cache for the whole block.
+ * Leaves of every tree for a block of nb <= WALK_BLOCK rows (row r's at leaves + r * nTrees * 4),
+ * one tree at a time (walk.ts).
  */
-function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize): void {
+function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: usize): void {
   const nTrees = h(model, FOREST_N_TREES);
-  const rowBytes = <usize>h(model, FOREST_N_FEATURES) << 3;
+  const nFeat = h(model, FOREST_N_FEATURES);
+  const rowBytes = <usize>nFeat << 3;
+  const leafStride = <usize>nTrees << 2;
+  if (nb < WALK_MIN_ROWS) {
+    for (let r = 0; r < nb; r++) rowLeaves(model, rows + <usize>r * rowBytes, leaves + <usize>r * leafStride);
+    return;
+  }
   const roots = hp(model, FOREST_ROOTS);
   const nodes = hp(model, FOREST_NODES);
-  const leafStride = <usize>nTrees << 2;
+  const cols = align16(walk);
+  const listA = cols + (<usize>(WALK_BLOCK * nFeat) << 3);
+  const listB = listA + (<usize>WALK_BLOCK << 2);
+  const stack = listB + (<usize>WALK_BLOCK << 2);
+  toColumns(rows, nb, nFeat, cols);
   for (let t = 0; t < nTrees; t++) {
-    const root = load<i32>(roots + (<usize>t << 2));
-    for (let r = 0; r + 7 < nb; r += 8) {
-      const row0 = rows + <usize>r * rowBytes;
-      const row1 = row0 + rowBytes;
-      const row2 = row1 + rowBytes;
-      const row3 = row2 + rowBytes;
-      const row4 = row3 + rowBytes;
-      const row5 = row4 + rowBytes;
-      const row6 = row5 + rowBytes;
-      const row7 = row6 + rowBytes;
-      let a = root;
-      let b = root;
-      let c = root;
-      let d = root;
-      let e = root;
-      let f = root;
-      let g = root;
-      let k = root;
-      while ((a & b & c & d & e & f & g & k) >= 0) {
-        a = advance(nodes, a, row0);
-        b = advance(nodes, b, row1);
-        c = advance(nodes, c, row2);
-        d = advance(nodes, d, row3);
-        e = advance(nodes, e, row4);
-        f = advance(nodes, f, row5);
-        g = advance(nodes, g, row6);
-        k = advance(nodes, k, row7);
+    for (let r = 0; r < nb; r++) store<i32>(listA + (<usize>r << 2), r << 3);
+    // The rows at `code` are src[s, e); its children's rows go to the same range of the other
+    // list, which no pending node uses.
+    let code = load<i32>(roots + (<usize>t << 2));
+    let src = listA;
+    let dst = listB;
+    let s = 0;
+    let e = nb;
+    let sp = stack;
+    const at = leaves + (<usize>t << 2);
+    while (true) {
+      if (code >= 0) {
+        const node = nodes + <usize>code;
+        // A feature's byte offset in a row times WALK_BLOCK is its column's offset.
+        const col = cols + <usize>load<i32>(node, FOREST_NODE_FEATURE) * <usize>WALK_BLOCK;
+        const mid = split(src, dst, s, e, col, load<f64>(node, FOREST_NODE_THRESHOLD));
+        if (mid < e) {
+          store<i32>(sp, load<i32>(node, FOREST_NODE_RIGHT));
+          store<i32>(sp, mid, 4);
+          store<i32>(sp, e, 8);
+          store<u32>(sp, <u32>dst, 12);
+          sp += 16;
+        }
+        if (mid > s) {
+          code = load<i32>(node, FOREST_NODE_LEFT);
+          e = mid;
+          const tmp = src;
+          src = dst;
+          dst = tmp;
+          continue;
+        }
+      } else {
+        const stats = leafStats(nodes, code);
+        for (let j = s; j < e; j++) {
+          store<i32>(at + (<usize>load<u32>(src + (<usize>j << 2)) >> 3) * leafStride, stats);
+        }
       }
-      let o = leaves + <usize>r * leafStride + (<usize>t << 2);
-      store<i32>(o, leafStats(nodes, a));
-      o += leafStride;
-      store<i32>(o, leafStats(nodes, b));
-      o += leafStride;
-      store<i32>(o, leafStats(nodes, c));
-      o += leafStride;
-      store<i32>(o, leafStats(nodes, d));
-      o += leafStride;
-      store<i32>(o, leafStats(nodes, e));
-      o += leafStride;
-      store<i32>(o, leafStats(nodes, f));
-      o += leafStride;
-      store<i32>(o, leafStats(nodes, g));
-      o += leafStride;
-      store<i32>(o, leafStats(nodes, k));
+      if (sp == stack) break;
+      sp -= 16;
+      code = load<i32>(sp);
+      s = load<i32>(sp, 4);
+      e = load<i32>(sp, 8);
+      src = <usize>load<u32>(sp, 12);
+      dst = src == listA ? listB : listA;
     }
   }
-  for (let r = nb & ~7; r < nb; r++) rowLeaves(model, rows + <usize>r * rowBytes, leaves + <usize>r * leafStride);
 }
 
 /**
@@ -205,21 +215,19 @@ function luSolve(lu: usize, perm: usize, p: i32, b: usize, x: usize): void {
   store<f64>(ac, load<f64>(ac, 32) + u * u, 32);
 }
 
-// Rows evaluated together: the trees are walked and their leaf statistics read tree by tree for
-// the whole block, while the block's leaves, sums and projection coefficients stay in cache.
+// Rows whose statistics are summed and projected together: tree by tree for the whole block, while
+// the block's sums and projection coefficients stay in cache. (Their leaves are found for
+// WALK_BLOCK rows at a time.)
 const BLOCK: i32 = 16;
-
-@inline function align16(x: usize): usize {
-  return (x + 15) & ~(<usize>15);
-}
 
 /** Bytes of scratch `forest_effects` needs. */
 export function forest_scratch_bytes(model: usize, nContrasts: i32): i32 {
   const p = h(model, FOREST_N_OUTPUTS);
   const width = p + (p * (p + 1)) / 2;
-  const perRow = (h(model, FOREST_N_TREES) << 2) + ((width + p + nContrasts * (width + 6)) << 3) + 4;
+  const perRow = ((width + p + nContrasts * (width + 6)) << 3) + 4;
   const shared = ((2 * p * p + nContrasts * p) << 3) + ((p + p * p) << 2);
-  return BLOCK * perRow + shared + 16 * 16;
+  const leaves = (WALK_BLOCK * h(model, FOREST_N_TREES)) << 2;
+  return leaves + walkBytes(h(model, FOREST_N_FEATURES)) + BLOCK * perRow + shared + 16 * 16;
 }
 
 /**
@@ -254,8 +262,10 @@ export function forest_effects(
   const thetaStride = <usize>p << 3;
   const kStride = <usize>(nc * width) << 3;
   const accStride = <usize>(nc * 6) << 3;
-  const leaves = align16(scratch);
-  const sums = align16(leaves + <usize>BLOCK * leafStride);
+  // Leaves of the WALK_BLOCK rows walked last, then the walk's own scratch.
+  const walked = align16(scratch);
+  const walk = align16(walked + <usize>WALK_BLOCK * leafStride);
+  const sums = align16(walk + <usize>walkBytes(nFeat));
   const thetas = align16(sums + <usize>BLOCK * sumStride);
   const ks = align16(thetas + <usize>BLOCK * thetaStride);
   const accs = align16(ks + <usize>BLOCK * kStride);
@@ -277,9 +287,10 @@ export function forest_effects(
 
   for (let r0 = 0; r0 < nRows; r0 += BLOCK) {
     const nb = min(BLOCK, nRows - r0);
-    const block = rows + (<usize>(r0 * nFeat) << 3);
-    if (nb == 1) rowLeaves(model, block, leaves);
-    else blockLeaves(model, block, nb, leaves);
+    // WALK_BLOCK is a multiple of BLOCK: a walk block's rows are walked at its first block.
+    const inWalk = r0 % WALK_BLOCK;
+    if (inWalk == 0) blockLeaves(model, rows + (<usize>(r0 * nFeat) << 3), min(WALK_BLOCK, nRows - r0), walked, walk);
+    const leaves = walked + <usize>inWalk * leafStride;
 
     // Averages of the leaf statistics over all trees (not of per-tree solutions), summed tree by tree.
     memory.fill(sums, 0, <usize>nb * sumStride);

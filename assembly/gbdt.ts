@@ -16,13 +16,10 @@ import {
   TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
   TRANSFORM_LOG1PEXP, TRANSFORM_SQUARE,
 } from "./layout";
+import { WALK_BLOCK, WALK_MIN_ROWS, align16, walkBytes, toColumns, split } from "./walk";
 
 // LightGBM's kZeroThreshold (the float 1e-35f as a double).
 const K_ZERO: f64 = 1.0000000180025095e-35;
-
-// Rows evaluated against one tree before moving to the next: the tree stays in cache and the
-// independent rows give the CPU work to overlap.
-const BLOCK: i32 = 64;
 
 @inline function hdr(model: usize, slot: usize): i32 {
   return load<i32>(model + slot);
@@ -52,13 +49,10 @@ export function filterRows(model: usize, rows: usize, count: i32): void {
 }
 
 /**
- * Whether the row at `row` goes left at `node`. `plain` (a constant at each call site) drops the
- * categorical and Zero-missing cases for models that have none; `noNaN` also the NaN case.
- * NODE_FEATURE holds the feature's byte offset in a row.
+ * Whether a row whose value of the node's feature is `x` goes left at `node`. `plain` (a constant
+ * at each call site) drops the categorical and Zero-missing cases for models that have none.
  */
-@inline function goesLeft(node: usize, row: usize, catWords: usize, plain: bool = false, noNaN: bool = false): bool {
-  const x = load<f64>(row + <usize>load<i32>(node, NODE_FEATURE));
-  if (noNaN) return x <= load<f64>(node, NODE_THRESHOLD);
+@inline function decide(x: f64, node: usize, catWords: usize, plain: bool): bool {
   const kind = load<i32>(node, NODE_KIND);
   let left: bool;
   if (plain) {
@@ -81,6 +75,16 @@ export function filterRows(model: usize, rows: usize, count: i32): void {
     if ((kind & NODE_ZERO_MISSING) != 0 && x == 0.0) left = (kind & NODE_DEFAULT_LEFT) != 0;
   }
   return left;
+}
+
+/**
+ * Whether the row at `row` goes left at `node`; `noNaN` (a constant at each call site) also drops
+ * the NaN case. NODE_FEATURE holds the feature's byte offset in a row.
+ */
+@inline function goesLeft(node: usize, row: usize, catWords: usize, plain: bool = false, noNaN: bool = false): bool {
+  const x = load<f64>(row + <usize>load<i32>(node, NODE_FEATURE));
+  if (noNaN) return x <= load<f64>(node, NODE_THRESHOLD);
+  return decide(x, node, catWords, plain);
 }
 
 /**
@@ -136,19 +140,19 @@ function linearOutput(model: usize, nodes: usize, code: i32, row: usize): f64 {
 }
 
 /** Raw scores (nRows x nClass) of rows already filtered: trees summed in file order in float64. */
-function rawScores(model: usize, rows: usize, nRows: i32, out: usize): void {
+function rawScores(model: usize, rows: usize, nRows: i32, out: usize, scratch: usize): void {
   const nFeat = hdr(model, GBDT_N_FEATURES);
   const nClass = hdr(model, GBDT_N_CLASS);
   const flags = hdr(model, GBDT_FLAGS);
   memory.fill(out, 0, <usize>(nRows * nClass) << 3);
-  for (let r0 = 0; r0 < nRows; r0 += BLOCK) {
-    const nb = min(BLOCK, nRows - r0);
+  for (let r0 = 0; r0 < nRows; r0 += WALK_BLOCK) {
+    const nb = min(WALK_BLOCK, nRows - r0);
     const block = rows + (<usize>(r0 * nFeat) << 3);
     const acc = out + (<usize>(r0 * nClass) << 3);
     // A plain model on rows without NaN needs nothing but `x <= threshold` at each node.
-    if ((flags & GBDT_FLAG_PLAIN) == 0) blockScores(model, block, nb, acc, false, false);
-    else if ((flags & GBDT_FLAG_NAN_AS_ZERO) == 0 && hasNaN(block, nb * nFeat)) blockScores(model, block, nb, acc, true, false);
-    else blockScores(model, block, nb, acc, true, true);
+    if ((flags & GBDT_FLAG_PLAIN) == 0) blockScores(model, block, nb, acc, scratch, false, false);
+    else if ((flags & GBDT_FLAG_NAN_AS_ZERO) == 0 && hasNaN(block, nb * nFeat)) blockScores(model, block, nb, acc, scratch, true, false);
+    else blockScores(model, block, nb, acc, scratch, true, true);
   }
 }
 
@@ -160,69 +164,97 @@ function hasNaN(values: usize, count: i32): bool {
   return false;
 }
 
-/** Adds every tree's output to a block of at most BLOCK rows. */
-@inline function blockScores(model: usize, base: usize, nb: i32, out: usize, plain: bool, noNaN: bool): void {
-  const nTrees = hdr(model, GBDT_N_TREES);
-  const nClass = hdr(model, GBDT_N_CLASS);
+/** Bytes of scratch `gbdt_predict` and `gbdt_predict_raw` need. */
+export function gbdt_scratch_bytes(model: usize): i32 {
+  return walkBytes(hdr(model, GBDT_N_FEATURES));
+}
+
+/** Adds every tree's output to a block of at most WALK_BLOCK rows, one tree at a time (walk.ts). */
+@inline function blockScores(model: usize, base: usize, nb: i32, out: usize, scratch: usize, plain: bool, noNaN: bool): void {
   const nFeat = hdr(model, GBDT_N_FEATURES);
+  const nClass = hdr(model, GBDT_N_CLASS);
+  const stride = <usize>nClass << 3;
+  const rowBytes = <usize>nFeat << 3;
+  if (nb < WALK_MIN_ROWS) {
+    for (let r = 0; r < nb; r++) rowAcrossTrees(model, base + <usize>r * rowBytes, out + <usize>r * stride, plain, noNaN);
+    return;
+  }
+  const nTrees = hdr(model, GBDT_N_TREES);
   const roots = hptr(model, GBDT_ROOTS);
   const nodes = hptr(model, GBDT_NODES);
   const catWords = hptr(model, GBDT_CAT_WORDS);
   const linear = hptr(model, GBDT_LINEAR) != 0;
-  const rowBytes = <usize>nFeat << 3;
-  const stride = <usize>nClass << 3;
+  const cols = align16(scratch);
+  const listA = cols + (<usize>(WALK_BLOCK * nFeat) << 3);
+  const listB = listA + (<usize>WALK_BLOCK << 2);
+  const stack = listB + (<usize>WALK_BLOCK << 2);
+  toColumns(base, nb, nFeat, cols);
   for (let t = 0; t < nTrees; t++) {
-    const root = load<i32>(roots + (<usize>t << 2));
     const acc = out + (<usize>(t % nClass) << 3);
-    // Eight rows in lockstep.
-    for (let r = 0; r + 7 < nb; r += 8) {
-      const row0 = base + <usize>r * rowBytes;
-      const row1 = row0 + rowBytes;
-      const row2 = row1 + rowBytes;
-      const row3 = row2 + rowBytes;
-      const row4 = row3 + rowBytes;
-      const row5 = row4 + rowBytes;
-      const row6 = row5 + rowBytes;
-      const row7 = row6 + rowBytes;
-      let a = root;
-      let b = root;
-      let c = root;
-      let d = root;
-      let e = root;
-      let f = root;
-      let g = root;
-      let h = root;
-      while ((a & b & c & d & e & f & g & h) >= 0) {
-        a = advance(nodes, a, row0, catWords, plain, noNaN);
-        b = advance(nodes, b, row1, catWords, plain, noNaN);
-        c = advance(nodes, c, row2, catWords, plain, noNaN);
-        d = advance(nodes, d, row3, catWords, plain, noNaN);
-        e = advance(nodes, e, row4, catWords, plain, noNaN);
-        f = advance(nodes, f, row5, catWords, plain, noNaN);
-        g = advance(nodes, g, row6, catWords, plain, noNaN);
-        h = advance(nodes, h, row7, catWords, plain, noNaN);
+    for (let r = 0; r < nb; r++) store<i32>(listA + (<usize>r << 2), r << 3);
+    // The rows at `code` are src[s, e); its children's rows go to the same range of the other
+    // list, which no pending node uses.
+    let code = load<i32>(roots + (<usize>t << 2));
+    let src = listA;
+    let dst = listB;
+    let s = 0;
+    let e = nb;
+    let sp = stack;
+    while (true) {
+      if (code >= 0) {
+        const node = nodes + <usize>code;
+        // A feature's byte offset in a row times WALK_BLOCK is its column's offset.
+        const col = cols + <usize>load<i32>(node, NODE_FEATURE) * <usize>WALK_BLOCK;
+        let mid: i32;
+        if (noNaN) {
+          mid = split(src, dst, s, e, col, load<f64>(node, NODE_THRESHOLD));
+        } else {
+          // `split` with the full decision (missing values, categories).
+          let lo = dst + (<usize>s << 2);
+          let hi = dst + (<usize>(e - 1) << 2);
+          const end = src + (<usize>e << 2);
+          for (let j = src + (<usize>s << 2); j < end; j += 4) {
+            const r = load<u32>(j);
+            const left = <usize>decide(load<f64>(col + <usize>r), node, catWords, plain) << 2;
+            store<u32>(lo, r);
+            store<u32>(hi, r);
+            lo += left;
+            hi += left - 4;
+          }
+          mid = <i32>((lo - dst) >> 2);
+        }
+        if (mid < e) {
+          store<i32>(sp, load<i32>(node, NODE_RIGHT));
+          store<i32>(sp, mid, 4);
+          store<i32>(sp, e, 8);
+          store<u32>(sp, <u32>dst, 12);
+          sp += 16;
+        }
+        if (mid > s) {
+          code = load<i32>(node, NODE_LEFT);
+          e = mid;
+          const tmp = src;
+          src = dst;
+          dst = tmp;
+          continue;
+        }
+      } else {
+        // A leaf: each of its rows adds its output (every row once per tree, trees in order).
+        const v = load<f64>(nodes + <usize>code, LEAF_VALUE);
+        for (let j = s; j < e; j++) {
+          const r = <usize>load<u32>(src + (<usize>j << 2)) >> 3;
+          const p = acc + r * stride;
+          store<f64>(p, load<f64>(p) + (linear ? linearOutput(model, nodes, code, base + r * rowBytes) : v));
+        }
       }
-      let p = acc + <usize>r * stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, a, row0, linear));
-      p += stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, b, row1, linear));
-      p += stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, c, row2, linear));
-      p += stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, d, row3, linear));
-      p += stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, e, row4, linear));
-      p += stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, f, row5, linear));
-      p += stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, g, row6, linear));
-      p += stride;
-      store<f64>(p, load<f64>(p) + leafOutput(model, nodes, h, row7, linear));
+      if (sp == stack) break;
+      sp -= 16;
+      code = load<i32>(sp);
+      s = load<i32>(sp, 4);
+      e = load<i32>(sp, 8);
+      src = <usize>load<u32>(sp, 12);
+      dst = src == listA ? listB : listA;
     }
-  }
-  // Rows left over (a single-row call is all leftover): trees in lockstep instead.
-  for (let r = nb & ~7; r < nb; r++) {
-    rowAcrossTrees(model, base + <usize>r * rowBytes, out + <usize>r * stride, plain, noNaN);
   }
 }
 
@@ -275,9 +307,9 @@ function hasNaN(values: usize, count: i32): bool {
   }
 }
 
-export function gbdt_predict_raw(model: usize, rows: usize, nRows: i32, out: usize): void {
+export function gbdt_predict_raw(model: usize, rows: usize, nRows: i32, out: usize, scratch: usize): void {
   filterRows(model, rows, nRows * hdr(model, GBDT_N_FEATURES));
-  rawScores(model, rows, nRows, out);
+  rawScores(model, rows, nRows, out, scratch);
 }
 
 @inline function sigmoid(s: f64, raw: f64): f64 {
@@ -328,8 +360,8 @@ function transform(model: usize, out: usize, nRows: i32): void {
   }
 }
 
-export function gbdt_predict(model: usize, rows: usize, nRows: i32, out: usize): void {
-  gbdt_predict_raw(model, rows, nRows, out);
+export function gbdt_predict(model: usize, rows: usize, nRows: i32, out: usize, scratch: usize): void {
+  gbdt_predict_raw(model, rows, nRows, out, scratch);
   transform(model, out, nRows);
 }
 

@@ -156,6 +156,8 @@ export class WasmGbdt implements GbdtEvaluator {
   private readonly output: Scratch;
   private readonly path: Scratch;
   private readonly pathBytes: number;
+  private readonly work: Scratch;
+  private readonly workBytes: number;
 
   private constructor(
     private readonly core: WasmCore,
@@ -170,6 +172,8 @@ export class WasmGbdt implements GbdtEvaluator {
     this.input = memory.scratch();
     this.output = memory.scratch();
     this.path = memory.scratch();
+    this.work = memory.scratch();
+    this.workBytes = core.exports.gbdt_scratch_bytes(header);
     this.pathBytes = (((maxDepth + 2) * (maxDepth + 3)) / 2) * L.PATH_ELEMENT_BYTES;
   }
 
@@ -227,14 +231,14 @@ export class WasmGbdt implements GbdtEvaluator {
   }
 
   private run(
-    fn: (model: number, rows: number, nRows: number, out: number) => void,
+    fn: (model: number, rows: number, nRows: number, out: number, scratch: number) => void,
     rows: Float64Array,
     nRows: number,
     width: number,
   ): Float64Array {
     const input = this.load(rows, nRows);
     const out = this.output.ensure(nRows * width * 8);
-    fn(this.header, input, nRows, out);
+    fn(this.header, input, nRows, out, this.work.ensure(this.workBytes));
     return this.core.f64(out, nRows * width).slice();
   }
 
