@@ -43,12 +43,16 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+const pool = (url: string, size: number): Sql => postgres(url, { max: size, connect_timeout: 5, onnotice: () => {} });
+
 export class Database {
   private down: Error | null = null;
+  private pinging = false;
   private readonly timer: ReturnType<typeof setInterval>;
 
   private constructor(
-    readonly sql: Sql,
+    private sql: Sql,
+    private readonly url: string,
     private readonly o: Required<PostgresOptions>,
   ) {
     this.timer = setInterval(() => void this.ping(), o.pingMs);
@@ -58,7 +62,7 @@ export class Database {
   /** A pool on `url` (a postgres:// connection string) with the schema migrated. */
   static async connect(url: string, options: PostgresOptions = {}): Promise<Database> {
     const o = { poolSize: 10, queryTimeoutMs: 2000, pingMs: 1000, ...options };
-    const sql = postgres(url, { max: o.poolSize, connect_timeout: 5, onnotice: () => {} });
+    const sql = pool(url, o.poolSize);
     try {
       await migrate(sql);
       // Connections opened now rather than by the first requests (whose answers would wait on them).
@@ -67,7 +71,7 @@ export class Database {
       await sql.end({ timeout: 1 });
       throw err;
     }
-    return new Database(sql, o);
+    return new Database(sql, url, o);
   }
 
   /** Why the database cannot be used now; null while it can. */
@@ -103,12 +107,28 @@ export class Database {
 
   /** Up as soon as the database answers; down when it does not. */
   private async ping(): Promise<void> {
+    if (this.pinging) return;
+    this.pinging = true;
     try {
+      if (this.down) {
+        // A fresh pool: connections of the old one may still hold a restarted server's farewell, each failing one request.
+        const fresh = pool(this.url, this.o.poolSize);
+        await within(fresh`SELECT 1`, this.o.pingMs * 2).catch(async (err) => {
+          await fresh.end({ timeout: 1 });
+          throw err;
+        });
+        const stale = this.sql;
+        this.sql = fresh;
+        void stale.end({ timeout: 5 });
+        console.error("database reachable again");
+        this.down = null;
+        return;
+      }
       await within(this.sql`SELECT 1`, this.o.pingMs * 2);
-      if (this.down) console.error("database reachable again");
-      this.down = null;
     } catch (err) {
       this.markDown(err as Error);
+    } finally {
+      this.pinging = false;
     }
   }
 
