@@ -160,6 +160,14 @@ describe("churn serve with WORKERS", () => {
       const url = (await s.line(/listening on (http:\/\/\S+)/))[1];
       expect(serving(s.out()).map((w) => w.replica).sort()).toEqual(["api-w1", "api-w2"]);
       expect([...(await replicasSeen(url, 20)).keys()].sort()).toEqual(["api-w1", "api-w2"]);
+      // A scrape reaches one worker and answers for both: each one's series under its replica label.
+      for (let i = 0; i < 4; i++) await call(url, "POST", "/predict", { ...SEED_REQUEST, customer_id: `M-${i}` });
+      for (let scrape = 0; scrape < 3; scrape++) {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        const served = [...text.matchAll(/^churn_requests_total\{operation="predict",replica="(api-w\d)"\} (\d+)$/gm)];
+        expect(served.map((m) => m[1]).sort()).toEqual(["api-w1", "api-w2"]);
+        expect(served.reduce((sum, m) => sum + Number(m[2]), 0)).toBe(4);
+      }
       s.child.kill("SIGHUP");
       await s.line(/worker 1: reloaded bundle/, 30_000);
       await s.line(/worker 2: reloaded bundle/, 30_000);

@@ -7,7 +7,7 @@ import { CONFIG_HELP, ConfigError, loadConfig, type Config } from "../../server/
 import { defaultReplica } from "../../server/contract/ids.ts";
 import { createApp } from "../../server/app.ts";
 import { startServer } from "../../server/http/server.ts";
-import { isReplacement, reportFailedAndExit, reportReady, runPrimary, START_ATTEMPTS, workerConfig, workerNumber, workersRefusal } from "../../server/http/workers.ts";
+import { gatherFromWorkers, isReplacement, reportFailedAndExit, reportReady, runPrimary, START_ATTEMPTS, workerConfig, workerNumber, workersRefusal } from "../../server/http/workers.ts";
 import { UsageError } from "./common.ts";
 
 const USAGE = `churn serve [--port N] [--host H] [--models DIR] [--workers N] [...]
@@ -83,6 +83,7 @@ async function serveAsWorker(config: Config, n: number): Promise<void> {
   // A replacement takes connections only once it can serve (the other workers serve meanwhile).
   const start = async () => startServer(config, isReplacement() ? await createApp(config) : undefined);
   const server = await start().catch((err) => reportFailedAndExit((err as Error).message, err instanceof UsageError ? 2 : 1));
+  server.app.metrics.gatherWith(gatherFromWorkers(server.app.metrics.registry));
   let stopping = false;
   // Ctrl-C reaches the workers both from the terminal and from the primary: one stop, however many signals.
   const stop = (signal: string) => {

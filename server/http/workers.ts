@@ -3,6 +3,7 @@
 // primary hands each new connection to the next worker in turn), restarts one that dies, passes
 // SIGTERM / SIGINT / SIGHUP on, and exits once the workers have finished.
 import cluster, { type Worker } from "node:cluster";
+import { AggregatorRegistry, type Registry } from "prom-client";
 import type { Config } from "../config.ts";
 
 /** The environment variable that tells a forked worker its number (1..N). */
@@ -55,7 +56,40 @@ export function workerConfig(config: Config, n: number, defaultReplica: string):
 
 type Report =
   | { churn: "ready"; url: string; version: string; replica: string }
-  | { churn: "failed"; message: string; code: number };
+  | { churn: "failed"; message: string; code: number }
+  | { churn: "metrics"; id: number };
+
+/** The primary's answer to a worker's `metrics` request. */
+type MetricsReply = { churn: "metrics"; id: number; text?: string; error?: string };
+
+/**
+ * In a worker: GET /metrics reaches whichever worker the primary handed the connection, so it
+ * answers with every worker's series, gathered by the primary (prom-client's cluster aggregation;
+ * each worker's carry its `replica` label, so none are summed together).
+ */
+export function gatherFromWorkers(registry: Registry): () => Promise<string> {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one installs prom-client's listener that answers the primary's requests.
+  new AggregatorRegistry();
+  const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+  let next = 0;
+  process.on("message", (m: MetricsReply) => {
+    if (m?.churn !== "metrics") return;
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.text !== undefined) w?.resolve(m.text);
+    else w?.reject(new Error(`the workers' metrics could not be gathered: ${m.error}`));
+  });
+  return () => new Promise((resolve, reject) => {
+    const id = ++next;
+    const timer = setTimeout(() => {
+      waiting.delete(id);
+      reject(new Error("the workers' metrics were not gathered within 5 s"));
+    }, 5000);
+    waiting.set(id, { resolve: (t) => (clearTimeout(timer), resolve(t)), reject: (e) => (clearTimeout(timer), reject(e)) });
+    process.send!({ churn: "metrics", id } satisfies Report);
+  });
+}
 
 /** A worker tells its primary it serves (its handlers for signals are in place). */
 export function reportReady(url: string, version: string, replica: string): void {
@@ -102,6 +136,7 @@ export interface PrimaryOutput {
 export function runPrimary(count: number, io: PrimaryOutput = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
   return new Promise<number>((resolve) => {
     const slots: Slot[] = Array.from({ length: count }, (_, i) => ({ n: i + 1, ready: false, readyAt: 0, startFailures: 0, crashes: 0, forks: 0 }));
+    const metrics = new AggregatorRegistry();
     let stopping: NodeJS.Signals | "give up" | null = null;
     let exitCode = 0;
     let announced = false;
@@ -123,7 +158,10 @@ export function runPrimary(count: number, io: PrimaryOutput = { out: (l) => cons
       slot.worker = worker;
       slot.pid = worker.process.pid;
       worker.on("message", (m: Report) => {
-        if (m?.churn === "failed") {
+        if (m?.churn === "metrics") {
+          const reply = (r: Omit<MetricsReply, "churn" | "id">) => worker.isConnected() && worker.send({ churn: "metrics", id: m.id, ...r } satisfies MetricsReply);
+          metrics.clusterMetrics().then((text) => reply({ text }), (err: Error) => reply({ error: err.message }));
+        } else if (m?.churn === "failed") {
           slot.error = m.message;
         } else if (m?.churn === "ready") {
           slot.ready = true;

@@ -134,8 +134,16 @@ export class PrometheusMetrics implements PredictionObserver {
     if (n > 0) this.events.inc({ status }, n);
   }
 
+  /** Where a scrape's text comes from: this registry, or (one worker of several) every worker's. */
+  private source: () => Promise<string> = () => this.registry.metrics();
+
+  /** A worker sharing its port with others: a scrape, which reaches one of them, answers for all. */
+  gatherWith(source: () => Promise<string>): void {
+    this.source = source;
+  }
+
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.source();
   }
 
   get contentType(): string {
