@@ -355,9 +355,12 @@ export class Recommender implements ChurnService {
     );
     const now = Date.now();
     const holdout = this.holdout(bundle);
+    const known = new Map<string, Record<string, number>>();
     return traced("decision", () => inputs.map((input, i) => {
       const customer = input.request.customer_id;
-      const lastStarts = { ...starts.get(customer) };
+      // One object per customer of the call: a start for one of its requests is seen by the others.
+      let lastStarts = known.get(customer);
+      if (!lastStarts) known.set(customer, (lastStarts = { ...starts.get(customer) }));
       const decision = decide(probabilities[i], input.resolved.values, effects[i], bundle.interventions, input.settings, (iv) => lastStarts[iv], now);
       const held = decision.open && !input.dryRun && inHoldout(customer, holdout.fraction, holdout.salt);
       const id = (input.dryRun ? this.dryRunIds : this.ids).next();
@@ -390,9 +393,8 @@ export class Recommender implements ChurnService {
       const ok = await this.history.start(starts);
       batch.forEach((i, k) => {
         const s = scored[i];
-        const { customer_id, intervention, at } = starts[k];
-        // Later requests of this call for the same customer see this start (or the one that beat it).
-        for (const other of scored) if (other.request.customer_id === customer_id) other.lastStarts[intervention] = at;
+        // The customer's other requests in this call see this start (or the one that beat it).
+        s.lastStarts[starts[k].intervention] = starts[k].at;
         if (ok[k]) return void started.add(i);
         if (budgeted) return void (chosen[i] = null);
         s.decision = decide(s.probability, s.resolved.values, s.effects, bundle.interventions, s.settings, (iv) => s.lastStarts[iv], s.at);
