@@ -81,6 +81,12 @@ describe("two replicas on one PostgreSQL", () => {
     // Later answers say why: the options taken are in cooldown.
     const last = answers.find((r) => !r.body.should_intervene)!;
     expect(last.body.alternatives.some((x: any) => /in cooldown until/.test(x.reason ?? ""))).toBe(true);
+    // One batch naming a fresh customer five times: each request sees the starts of those before it.
+    const twin = { ...request, customer_id: `${request.customer_id}-twin` };
+    const batch = await post(`${b.url}/batch-predict`, { customers: Array.from({ length: 5 }, () => twin) });
+    const picks = batch.body.results.filter((r: any) => r.should_intervene).map((r: any) => r.recommended_intervention);
+    expect(picks.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(picks).size).toBe(picks.length);
   });
 
   it("deliver every workflow entry once, whichever replica made it", async () => {
