@@ -8,6 +8,7 @@ const sections: Record<string, () => Promise<{ default: () => Promise<void> }>> 
   "predict-by-id": () => import("./predict-by-id.ts"),
   pickles: () => import("./pickles.ts"),
   tracing: () => import("./tracing.ts"),
+  replicas: () => import("./replicas.ts"),
 };
 
 const wanted = process.argv.slice(2);
