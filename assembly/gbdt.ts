@@ -205,38 +205,55 @@ export function gbdt_scratch_bytes(model: usize): i32 {
         const node = nodes + <usize>code;
         // A feature's byte offset in a row times WALK_BLOCK is its column's offset.
         const col = cols + <usize>load<i32>(node, NODE_FEATURE) * <usize>WALK_BLOCK;
-        let mid: i32;
-        if (noNaN) {
-          mid = split(src, dst, s, e, col, load<f64>(node, NODE_THRESHOLD));
-        } else {
-          // `split` with the full decision (missing values, categories).
-          let lo = dst + (<usize>s << 2);
-          let hi = dst + (<usize>(e - 1) << 2);
+        const leftCode = load<i32>(node, NODE_LEFT);
+        const rightCode = load<i32>(node, NODE_RIGHT);
+        if ((leftCode & rightCode) < 0 && !linear) {
+          // Both children are leaves (of constant output): each row adds one of their values, with
+          // no split and no second pass over its leaf.
+          const vl = load<f64>(nodes + <usize>leftCode, LEAF_VALUE);
+          const vr = load<f64>(nodes + <usize>rightCode, LEAF_VALUE);
+          const threshold = load<f64>(node, NODE_THRESHOLD);
           const end = src + (<usize>e << 2);
           for (let j = src + (<usize>s << 2); j < end; j += 4) {
-            const r = load<u32>(j);
-            const left = <usize>decide(load<f64>(col + <usize>r), node, catWords, plain) << 2;
-            store<u32>(lo, r);
-            store<u32>(hi, r);
-            lo += left;
-            hi += left - 4;
+            const r = <usize>load<u32>(j);
+            const x = load<f64>(col + r);
+            const p = acc + (r >> 3) * stride;
+            store<f64>(p, load<f64>(p) + select(vl, vr, noNaN ? x <= threshold : decide(x, node, catWords, plain)));
           }
-          mid = <i32>((lo - dst) >> 2);
-        }
-        if (mid < e) {
-          store<i32>(sp, load<i32>(node, NODE_RIGHT));
-          store<i32>(sp, mid, 4);
-          store<i32>(sp, e, 8);
-          store<u32>(sp, <u32>dst, 12);
-          sp += 16;
-        }
-        if (mid > s) {
-          code = load<i32>(node, NODE_LEFT);
-          e = mid;
-          const tmp = src;
-          src = dst;
-          dst = tmp;
-          continue;
+        } else {
+          let mid: i32;
+          if (noNaN) {
+            mid = split(src, dst, s, e, col, load<f64>(node, NODE_THRESHOLD));
+          } else {
+            // `split` with the full decision (missing values, categories).
+            let lo = dst + (<usize>s << 2);
+            let hi = dst + (<usize>(e - 1) << 2);
+            const end = src + (<usize>e << 2);
+            for (let j = src + (<usize>s << 2); j < end; j += 4) {
+              const r = load<u32>(j);
+              const left = <usize>decide(load<f64>(col + <usize>r), node, catWords, plain) << 2;
+              store<u32>(lo, r);
+              store<u32>(hi, r);
+              lo += left;
+              hi += left - 4;
+            }
+            mid = <i32>((lo - dst) >> 2);
+          }
+          if (mid < e) {
+            store<i32>(sp, rightCode);
+            store<i32>(sp, mid, 4);
+            store<i32>(sp, e, 8);
+            store<u32>(sp, <u32>dst, 12);
+            sp += 16;
+          }
+          if (mid > s) {
+            code = leftCode;
+            e = mid;
+            const tmp = src;
+            src = dst;
+            dst = tmp;
+            continue;
+          }
         }
       } else {
         // A leaf: each of its rows adds its output (every row once per tree, trees in order).
