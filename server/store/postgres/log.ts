@@ -4,7 +4,8 @@
 // its rows queued and is retried (idempotent: ON CONFLICT DO NOTHING) until the database takes
 // them. Outcomes are written before their answer: the primary key on prediction_id makes a second
 // outcome for a prediction a conflict whichever replica it reaches. Retention deletes predictions
-// and outcomes older than `retentionMs`, one replica at a time.
+// and outcomes older than `retentionMs` (and the workflow entries done with by then), one replica
+// at a time.
 import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../../contract/records.ts";
 import type { OutcomeKey, PredictionLog } from "../../contract/storage.ts";
 import { experimentOf } from "../experiment-columns.ts";
@@ -118,8 +119,8 @@ export class PostgresLog implements PredictionLog {
       await this.db.run((sql) => sql`
         INSERT INTO predictions (prediction_id, customer_id, at_ms, replica, churn_probability, experiment, record)
         SELECT prediction_id, customer_id, at_ms, ${this.replica}, churn_probability, experiment, record
-        FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
-          AS x(prediction_id uuid, customer_id text, at_ms bigint, churn_probability double precision, experiment jsonb, record jsonb)
+        FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+          AS x(prediction_id uuid, customer_id text, at_ms bigint, churn_probability double precision, experiment json, record json)
         ON CONFLICT (prediction_id) DO NOTHING`, INSERT_TIMEOUT_MS);
       this.durable += batch.length;
       this.insertError = null;
@@ -160,7 +161,7 @@ export class PostgresLog implements PredictionLog {
   private async lookUp(keys: { i: number; prediction_id: string | null; customer_id: string | null }[], since: number, found: ((JoinedPrediction & { labelled: boolean }) | undefined)[]): Promise<void> {
     const rows = await this.db.run((sql) => sql<JoinRow[]>`
       SELECT x.i, p.prediction_id::text AS prediction_id, p.churn_probability, p.experiment, (o.prediction_id IS NOT NULL) AS labelled
-      FROM jsonb_to_recordset(${sql.json(keys as never)}::jsonb) AS x(i integer, prediction_id uuid, customer_id text)
+      FROM json_to_recordset(${JSON.stringify(keys)}::text::json) AS x(i integer, prediction_id uuid, customer_id text)
       CROSS JOIN LATERAL (
         (SELECT prediction_id, churn_probability, experiment FROM predictions
           WHERE x.prediction_id IS NOT NULL AND prediction_id = x.prediction_id)
@@ -181,8 +182,8 @@ export class PostgresLog implements PredictionLog {
     const inserted = await this.db.run((sql) => sql<{ prediction_id: string }[]>`
       INSERT INTO outcomes (prediction_id, churned, at_ms, churn_probability, experiment)
       SELECT prediction_id, churned, at_ms, churn_probability, experiment
-      FROM jsonb_to_recordset(${sql.json(rows as never)}::jsonb)
-        AS x(prediction_id uuid, churned boolean, at_ms bigint, churn_probability double precision, experiment jsonb)
+      FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+        AS x(prediction_id uuid, churned boolean, at_ms bigint, churn_probability double precision, experiment json)
       ON CONFLICT (prediction_id) DO NOTHING
       RETURNING prediction_id::text`);
     const first = new Set(inserted.map((r) => r.prediction_id));
@@ -197,6 +198,8 @@ export class PostgresLog implements PredictionLog {
       if (!locked) return;
       await tx`DELETE FROM outcomes WHERE at_ms < ${before}`;
       await tx`DELETE FROM predictions WHERE at_ms < ${before}`;
+      // Delivered and dead-lettered workflow entries go with their predictions; undelivered ones stay.
+      await tx`DELETE FROM workflow_entries WHERE state <> 'pending' AND done_ms < ${before}`;
     }), 600_000);
   }
 

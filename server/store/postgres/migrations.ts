@@ -53,6 +53,8 @@ export const MIGRATIONS: Migration[] = [
     version: 2,
     name: "shared state of the replicas: prediction log, outcomes, cooldowns, workflow outbox, alerts",
     sql: `
+      -- json, not jsonb: these documents are stored and handed back whole, never searched, and json
+      -- is only checked on the way in and copied on the way out.
       -- xid: the transaction that wrote the row. Rows below the oldest running transaction
       -- (pg_snapshot_xmin) can no longer appear, so replicas read the log in xid ranges and each
       -- sees every row once, in the same order (fleet.ts).
@@ -62,8 +64,8 @@ export const MIGRATIONS: Migration[] = [
         at_ms bigint NOT NULL,
         replica text NOT NULL,
         churn_probability double precision NOT NULL,
-        experiment jsonb,
-        record jsonb NOT NULL,
+        experiment json,
+        record json NOT NULL,
         xid xid8 NOT NULL DEFAULT pg_current_xact_id()
       );
       CREATE INDEX predictions_customer ON predictions (customer_id, at_ms DESC);
@@ -75,7 +77,7 @@ export const MIGRATIONS: Migration[] = [
         churned boolean NOT NULL,
         at_ms bigint NOT NULL,
         churn_probability double precision NOT NULL,
-        experiment jsonb,
+        experiment json,
         xid xid8 NOT NULL DEFAULT pg_current_xact_id()
       );
       CREATE INDEX outcomes_xid ON outcomes (xid);
@@ -93,8 +95,8 @@ export const MIGRATIONS: Migration[] = [
       -- (FOR UPDATE SKIP LOCKED, a lease in the database's clock) and retried by any.
       CREATE TABLE workflow_entries (
         prediction_id uuid PRIMARY KEY,
-        payload jsonb NOT NULL,
-        headers jsonb,
+        payload json NOT NULL,
+        headers json,
         state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
         attempts integer NOT NULL DEFAULT 0,
         next_ms bigint NOT NULL,

@@ -35,7 +35,8 @@ export class PostgresOutbox {
       // Longer than a call can take (it is abandoned at the timeout) plus the time to write its result.
       leaseMs: timeoutMs + 5_000,
     };
-    this.counter = setInterval(() => void this.count(), 2000);
+    // A count reads the whole table (delivered entries are kept for the log's retention): every ten seconds.
+    this.counter = setInterval(() => void this.count(), 10_000);
     this.counter.unref?.();
   }
 
@@ -48,7 +49,7 @@ export class PostgresOutbox {
     void this.pump();
   }
 
-  /** The fleet's entries by state, as counted at most two seconds ago. */
+  /** The fleet's entries by state, as counted at most ten seconds ago. */
   status(): WorkflowStatus {
     const c = this.counts;
     const url = this.o.url;
@@ -66,7 +67,7 @@ export class PostgresOutbox {
         FROM workflow_entries`, 10_000);
       this.counts = c;
     } catch {
-      // Counted again in two seconds; the database's health is reported elsewhere.
+      // Counted again in ten seconds; the database's health is reported elsewhere.
     }
   }
 
