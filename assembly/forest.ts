@@ -10,7 +10,11 @@ import {
   FOREST_NODE_THRESHOLD, FOREST_NODE_FEATURE, FOREST_NODE_LEFT, FOREST_NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
   EFFECT_POINT, EFFECT_LOWER, EFFECT_UPPER, EFFECT_STDERR, EFFECT_FIELDS,
 } from "./layout";
-import { WALK_BLOCK, WALK_MIN_ROWS, align16, walkBytes, toColumns, split } from "./walk";
+import { WALK_BLOCK, align16, walkBytes, toColumns, split } from "./walk";
+
+// Fewer rows than this walk the trees one by one: the forest's trees are deep (~300 nodes), and
+// below it the split walk's work at each node costs more than it saves (measured: even at 256).
+const MIN_WALK_ROWS: i32 = 256;
 
 @inline function h(model: usize, off: usize): i32 {
   return load<i32>(model + off);
@@ -90,7 +94,7 @@ function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: us
   const nFeat = h(model, FOREST_N_FEATURES);
   const rowBytes = <usize>nFeat << 3;
   const leafStride = <usize>nTrees << 2;
-  if (nb < WALK_MIN_ROWS) {
+  if (nb < MIN_WALK_ROWS) {
     for (let r = 0; r < nb; r++) rowLeaves(model, rows + <usize>r * rowBytes, leaves + <usize>r * leafStride);
     return;
   }

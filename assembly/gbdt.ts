@@ -16,10 +16,14 @@ import {
   TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
   TRANSFORM_LOG1PEXP, TRANSFORM_SQUARE,
 } from "./layout";
-import { WALK_BLOCK, WALK_MIN_ROWS, align16, walkBytes, toColumns, split } from "./walk";
+import { WALK_BLOCK, align16, walkBytes, toColumns, split } from "./walk";
 
 // LightGBM's kZeroThreshold (the float 1e-35f as a double).
 const K_ZERO: f64 = 1.0000000180025095e-35;
+
+// Fewer rows than this walk the trees one by one: below it the split walk's work at each node
+// costs more than it saves (measured on churn_model and speed_model: even at 48-64 rows).
+const MIN_WALK_ROWS: i32 = 64;
 
 @inline function hdr(model: usize, slot: usize): i32 {
   return load<i32>(model + slot);
@@ -175,7 +179,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
   const nClass = hdr(model, GBDT_N_CLASS);
   const stride = <usize>nClass << 3;
   const rowBytes = <usize>nFeat << 3;
-  if (nb < WALK_MIN_ROWS) {
+  if (nb < MIN_WALK_ROWS) {
     for (let r = 0; r < nb; r++) rowAcrossTrees(model, base + <usize>r * rowBytes, out + <usize>r * stride, plain, noNaN);
     return;
   }

@@ -5,8 +5,6 @@
 
 /** Rows walked together. */
 export const WALK_BLOCK: i32 = 1024;
-/** Below this many rows the per-node work costs more than it saves: rows walk one by one. */
-export const WALK_MIN_ROWS: i32 = 16;
 
 @inline export function align16(x: usize): usize {
   return (x + 15) & ~(<usize>15);
