@@ -28,6 +28,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How long in-flight requests have to finish once the server is stopping. */
+const DRAIN_MS = 5_000;
+
 /** While the bundle loads: live, not ready, and 503 for everything else. */
 function starting(started: number, replica: string, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? "/").split("?")[0];
@@ -128,9 +131,13 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
         wsHandler.broadcastReconnectNotification();
         for (const client of wss.clients) client.close(1001, "server shutting down");
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
+        // Idle keep-alive sockets would hold close() open; busy ones finish their request first,
+        // within DRAIN_MS: past it the rest are closed (under Deno a finished keep-alive
+        // connection sometimes never counts as idle, and would hold the stop forever).
         server.closeIdleConnections?.();
+        const drained = setTimeout(() => server.closeAllConnections?.(), DRAIN_MS);
         await closed;
+        clearTimeout(drained);
         unguard();
         wss.close();
         await ready.close();
