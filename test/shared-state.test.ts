@@ -121,6 +121,24 @@ describe("two replicas on one PostgreSQL", () => {
     expect(sa.requests_total).not.toBe(sb.requests_total);
   });
 
+  it("fire a drift alert once for the fleet, and show it on every replica", async () => {
+    // Every customer a long-tenured one: far from the reference's tenure distribution.
+    const drifted = customers.slice(0, 300).map((c, i) => ({ ...c, customer_id: `drift-${i}`, tenure: 71 }));
+    expect((await post(`${a.url}/batch-predict`, { customers: drifted })).status).toBe(200);
+    const firing = (s: RunningServer) => s.app.monitor.snapshot().alerts.some((x) => x.kind === "feature_drift" && x.subject === "tenure");
+    await until("both replicas show the tenure drift alert", () => firing(a) && firing(b));
+    await new Promise((r) => setTimeout(r, 1500)); // both have evaluated (once a second) with the alert in place
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const events = await sql`SELECT state FROM alert_events WHERE kind = 'feature_drift' AND subject = 'tenure'`;
+      expect(events.map((e) => e.state)).toEqual(["firing"]);
+    } finally {
+      await sql.end();
+    }
+    const ids = [a, b].map((s) => s.app.monitor.alertsSince().filter((e) => e.subject === "tenure").map((e) => e.id));
+    expect(ids[0]).toEqual(ids[1]);
+  });
+
   it("record an alert's change once however many replicas see it", async () => {
     const dbs = await Promise.all([Database.connect(url), Database.connect(url)]);
     const seen: AlertEvent[][] = [[], []];
