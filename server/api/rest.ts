@@ -17,7 +17,7 @@ type Handler = (app: App, req: IncomingMessage, res: ServerResponse) => Promise<
 const AdminReloadRequest = z.object({}).strict();
 
 /** The client went away before its body was read: not a service failure, not service latency. */
-class ClientGone extends Error {}
+export class ClientGone extends Error {}
 
 export function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
   const text = type === "application/json" ? JSON.stringify(body) : String(body);
@@ -32,14 +32,13 @@ function sendError(res: ServerResponse, err: unknown): void {
 }
 
 /** Reads a JSON body, refusing a wrong content type (415) or more than `limit` bytes (413). */
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const type = req.headers["content-type"] ?? "";
-  if (!/^application\/json\b/i.test(type)) {
-    throw new RequestError(`expected content-type application/json, got ${JSON.stringify(type)}`, [], 415);
-  }
-  const declared = Number(req.headers["content-length"] ?? 0);
+/**
+ * A request's whole body, refused past `limit` bytes (413) without reading the rest; a client that
+ * goes away mid-body is `ClientGone`, not a failure of the service.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => new RequestError(`request body over the limit of ${limit} bytes`, [], 413);
-  if (declared > limit) throw tooLarge();
+  if (Number(req.headers["content-length"] ?? 0) > limit) throw tooLarge();
   // Events rather than `for await`: the async iterator costs more than the rest of a small request.
   const chunks = await new Promise<Buffer[]>((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -60,8 +59,17 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     });
     req.once("error", (err) => reject(req.complete ? err : new ClientGone(err.message)));
   });
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    throw new RequestError(`expected content-type application/json, got ${JSON.stringify(type)}`, [], 415);
+  }
+  const body = await readBody(req, limit);
   try {
-    return JSON.parse((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch (err) {
     throw new RequestError(`body is not valid JSON: ${(err as Error).message}`);
   }

@@ -2,16 +2,15 @@
 // (/trpc upgrade), and the REST routes. Runs on Node and Deno (node:http, ws).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer } from "ws";
 import { createApp, type App } from "../app.ts";
 import type { Config } from "../config.ts";
 import { appRouter } from "../api/router.ts";
 import type { ApiContext } from "../api/trpc.ts";
-import { procedureScope, refusal } from "../api/scopes.ts";
 import { handleRest, send } from "../api/rest.ts";
 import { Access } from "./access.ts";
+import { trpcOverHttp } from "./trpc-http.ts";
 import { admitTrpc } from "./trpc-guard.ts";
 import { DEFAULT_SOCKET_LIMITS, guardSockets } from "./websocket.ts";
 import type { HealthResponse } from "../contract/api.ts";
@@ -51,7 +50,7 @@ function starting(started: number, replica: string, req: IncomingMessage, res: S
 export async function startServer(config: Config, app?: App | Promise<App>, onListening?: (url: string) => void): Promise<RunningServer> {
   const started = Date.now();
   let theApp: App | null = null;
-  let trpc: ReturnType<typeof createHTTPHandler> | null = null;
+  let trpc: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   const access = new Access(config.apiKeys, config.corsOrigins);
   // Every request, "starting" answers included, gets a request id, a span and an access-log line.
   const server = createServer({ keepAlive: true }, observeRequests((req, res) => {
@@ -108,17 +107,12 @@ export async function startServer(config: Config, app?: App | Promise<App>, onLi
     router: appRouter,
     createContext: ({ info }): ApiContext => ({ ...context, scopes: access.grant(info.connectionParams?.authorization) }),
   });
-  trpc = createHTTPHandler({
+  trpc = trpcOverHttp({
     router: appRouter,
-    createContext: ({ req, res, info }): ApiContext => {
-      const scopes = access.grant(req.headers.authorization);
-      // A refused call's body is never read, so the guard closes the connection after the answer:
-      // said in the answer, or a keep-alive client would send its next request into a closing socket.
-      if (info.calls.some((c) => refusal(scopes, procedureScope(c.path), c.path))) res.setHeader("connection", "close");
-      return { ...context, scopes };
-    },
-    basePath: "/trpc/",
+    endpoint: "/trpc",
     maxBodySize: config.maxBodyBytes,
+    // The body is read whole before any procedure runs, so a refused call leaves the connection usable.
+    createContext: (req): ApiContext => ({ ...context, scopes: access.grant(req.headers.authorization) }),
   });
   let closing: Promise<void> | null = null;
   return {

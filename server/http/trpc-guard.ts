@@ -2,7 +2,7 @@
 // that never reads would have them buffered without bound; subscriptions are served over the
 // WebSocket, where the guard bounds them), take a body that is not JSON (tRPC would take a form's
 // multipart body; a form or a text/plain fetch from any page must not reach a mutation), and go on
-// reading a body past the limit (its own check answers 413, and the socket was then read to the end).
+// reading a body past the limit (trpc-http.ts answers 413; the socket is closed once it has).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { send } from "../api/rest.ts";
 
@@ -33,8 +33,8 @@ export function admitTrpc(req: IncomingMessage, res: ServerResponse, limit: numb
   }
   const tooLarge = `request body over the limit of ${limit} bytes`;
   if (Number(req.headers["content-length"] ?? 0) > limit) return refuse(res, 413, "PAYLOAD_TOO_LARGE", tooLarge);
-  // tRPC stops taking the body at the limit and answers 413, but the socket would go on being
-  // read to the end: once the answer is out, a request not read whole closes its connection.
+  // A body past the limit is answered 413 without being read whole: once the answer is out, a
+  // request not read whole closes its connection rather than be read to its end.
   res.once("finish", () => {
     if (!req.complete) req.socket.destroySoon();
   });
