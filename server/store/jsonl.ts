@@ -15,12 +15,16 @@ export interface ReadResult {
   bytes: number;
 }
 
+/** Lines parsed between two turns of the event loop: a 64 MiB segment read back while serving must not stall it. */
+const LINES_PER_TURN = 2000;
+
 /**
  * Visits every complete line's entry in order, holding no more than the file's text (segments are
  * large: an array of every entry of every segment would not fit a default heap); cuts off a torn
- * tail so that appends continue on a clean line.
+ * tail so that appends continue on a clean line. `wanted`: only lines it accepts are parsed (a
+ * reader that needs few of them skips the parsing of the rest).
  */
-export async function readJsonl<T>(path: string, visit: (entry: T) => void): Promise<ReadResult> {
+export async function readJsonl<T>(path: string, visit: (entry: T) => void, wanted?: (line: string) => boolean): Promise<ReadResult> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -34,11 +38,12 @@ export async function readJsonl<T>(path: string, visit: (entry: T) => void): Pro
   if (tornBytes > 0) await truncate(path, bytes);
   let count = 0;
   let skipped = 0;
-  for (let at = 0; at < end; ) {
+  for (let at = 0, lines = 0; at < end; ) {
     const nl = text.indexOf("\n", at);
     const line = text.slice(at, nl);
     at = nl + 1;
-    if (!line) continue;
+    if (++lines % LINES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (!line || (wanted && !wanted(line))) continue;
     let entry: T;
     try {
       entry = JSON.parse(line);

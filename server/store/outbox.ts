@@ -175,6 +175,8 @@ export class Outbox implements LogWorkflow {
     const writer = this.writer;
     if (!writer) throw new Error("outbox not started");
     let carried = 0;
+    // Only a line with a key "w" can be a workflow entry (a quote inside a JSON string is escaped,
+    // so the text `"w":` is a key): the segment's other lines are not parsed at all.
     await readJsonl<PredictionRecord & { t: string; w?: { headers?: Headers } }>(segment, (line) => {
       if (line.t !== "p" || !line.w || !line.should_intervene || !line.recommended_intervention) return;
       const id = line.prediction_id;
@@ -189,7 +191,7 @@ export class Outbox implements LogWorkflow {
         writer.append({ t: "carried", payload: workflowPayload(line), headers: line.w.headers });
       }
       carried++;
-    });
+    }, (text) => text.includes('"w":'));
     if (carried > 0) await writer.flushed();
   }
 
