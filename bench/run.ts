@@ -9,6 +9,7 @@ const sections: Record<string, () => Promise<{ default: () => Promise<void> }>> 
   pickles: () => import("./pickles.ts"),
   tracing: () => import("./tracing.ts"),
   replicas: () => import("./replicas.ts"),
+  memory: () => import("./memory.ts"),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,6 +1,7 @@
 // The workflow outbox against a real local webhook: idempotency key, retries with backoff on
 // errors and timeouts, at-least-once across a restart, dead letters, "recorded" without a URL;
-// entries made in the log's commit (delivered after a kill), kept past log retention, and
+// entries made in the log's commit (delivered after a kill), kept past log retention once a process
+// with a URL took them on (recorded ones go with the log's retention), and
 // delivered at the configured concurrency while some calls hang.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -173,12 +174,12 @@ describe("workflow outbox", () => {
     await close();
   });
 
-  it("keeps undelivered entries when log retention deletes their segments", async () => {
+  it("keeps the undelivered entries of a process with a URL when log retention deletes their segments", async () => {
     const dir = tempDir();
     const small = { maxSegmentBytes: 2_000, maxSegments: 2 };
     const failing = await webhook(() => 500);
     cleanup.push(() => failing.server.close());
-    // One process delivers nothing (its webhook fails), the next has no URL: both outlive their segments.
+    // One process delivers nothing (its webhook fails), the next has no URL: the first's entries outlive their segments.
     const first = await openWorkflow(dir, { url: failing.url, baseDelayMs: 300, maxDelayMs: 300 }, small);
     for (let i = 0; i < 40; i++) {
       first.log.onPredictions([rec(`f${i}`)]);
@@ -191,15 +192,66 @@ describe("workflow outbox", () => {
       second.log.onPredictions([rec(`s${i}`)]);
       await second.log.flushed();
     }
-    await new Promise((r) => setTimeout(r, 50));
     await second.close();
     expect(readdirSync(join(dir, "log")).length).toBeLessThanOrEqual(2);
+    // What the process without a URL recorded is kept as long as the log keeps it.
+    const retained = readdirSync(join(dir, "log")).flatMap((f) => [...readFileSync(join(dir, "log", f), "utf8").matchAll(/"prediction_id":"(s\d+)"/g)].map((m) => m[1]));
+    expect(retained.length).toBeGreaterThan(0);
     const hook = await webhook(() => 200);
     cleanup.push(() => hook.server.close());
     const third = await openWorkflow(dir, { url: hook.url }, small);
-    await until(() => third.outbox.status().delivered === 80).catch((e) => { console.log(third.outbox.status(), readdirSync(join(dir, "log")), readFileSync(join(dir, "outbox", "outbox.jsonl"), "utf8").slice(0, 3000)); throw e; });
-    expect(new Set(hook.calls.map((c) => c.key)).size).toBe(80);
+    await until(() => third.outbox.status().pending === 0 && third.outbox.status().delivered > 0);
+    const delivered = new Set(hook.calls.map((c) => c.key));
+    expect(hook.calls.length).toBe(delivered.size);
+    for (let i = 0; i < 40; i++) expect(delivered).toContain(`f${i}`);
+    for (const id of retained) expect(delivered).toContain(id);
+    // The rest of the second's went with the segments that held them.
+    expect(delivered.size).toBeLessThan(80);
     await third.close();
+  });
+
+  it("a process with a URL carries the entries it read back from the log at open when retention deletes their segments", async () => {
+    const dir = tempDir();
+    const small = { maxSegmentBytes: 2_000, maxSegments: 2 };
+    const write = async (log: FileLog, prefix: string, n: number) => {
+      for (let i = 0; i < n; i++) {
+        log.onPredictions([rec(`${prefix}${i}`, i % 3 !== 0)]);
+        await log.flushed();
+      }
+    };
+    const idsInLog = () => readdirSync(join(dir, "log")).flatMap((f) => [...readFileSync(join(dir, "log", f), "utf8").matchAll(/"prediction_id":"(r\d+)"[^\n]*"should_intervene":true/g)].map((m) => m[1]));
+    const first = await openWorkflow(dir, {}, small);
+    await write(first.log, "r", 30);
+    await first.close();
+    const recorded = idsInLog();
+    expect(recorded.length).toBeGreaterThan(2);
+    const failing = await webhook(() => 500);
+    cleanup.push(() => failing.server.close());
+    const second = await openWorkflow(dir, { url: failing.url, baseDelayMs: 20, maxDelayMs: 20, maxAttempts: 1_000 }, small);
+    await write(second.log, "u", 30);
+    await second.close();
+    expect(idsInLog()).toEqual([]);
+    const hook = await webhook(() => 200);
+    cleanup.push(() => hook.server.close());
+    const third = await openWorkflow(dir, { url: hook.url }, small);
+    const expected = [...recorded, ...Array.from({ length: 30 }, (_, i) => `u${i}`).filter((_, i) => i % 3 !== 0)].sort();
+    await until(() => third.outbox.status().delivered === expected.length);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(hook.calls.map((c) => c.key).sort()).toEqual(expected);
+    await third.close();
+  });
+
+  it("without a URL, log retention takes what it recorded with the log: the outbox file does not grow", async () => {
+    const dir = tempDir();
+    const { log, outbox, close } = await openWorkflow(dir, {}, { maxSegmentBytes: 4_000, maxSegments: 2 });
+    for (let i = 0; i < 200; i++) {
+      log.onPredictions([rec(`n${i}`)]);
+      await log.flushed();
+    }
+    await close();
+    expect(readdirSync(join(dir, "log")).length).toBeLessThanOrEqual(2);
+    expect(outbox.status().recorded).toBe(200);
+    expect(readFileSync(join(dir, "outbox", "outbox.jsonl"), "utf8")).toBe("");
   });
 
   it("delivers at the configured concurrency while 5% of calls hang, each slot freed at its timeout", async () => {

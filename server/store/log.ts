@@ -38,12 +38,21 @@ export interface LogOptions {
 
 /** The log's side of the workflow: interventions as they are logged, read back, and expire with their segment. */
 export interface LogWorkflow {
-  /** An intervention read back from the log at open. */
-  restore(record: PredictionRecord, headers: Record<string, string> | undefined): void;
+  /** An intervention read back from the log at open, as its line `seq`. */
+  restore(record: PredictionRecord, headers: Record<string, string> | undefined, seq: number): void;
   /** An intervention just appended as the log's line `seq`: durable once `durableSeq` reaches it. */
   enqueue(record: PredictionRecord, headers: Record<string, string> | undefined, seq: number): void;
-  /** Before the segment at `path` is deleted: keeps what it holds that is still to deliver; resolves once that is durable. */
-  expire(path: string): Promise<void>;
+  /** Before a segment is deleted: keeps what it holds that is still to deliver; resolves once that is durable. */
+  expire(segment: ExpiringSegment): Promise<void>;
+}
+
+/** A segment about to be deleted by retention. */
+export interface ExpiringSegment {
+  path: string;
+  /** Its lines, and every earlier segment's, are the log's lines up to this seq. */
+  throughSeq: number;
+  /** Written (at least in part) by an earlier process: it may hold entries this one was never given. */
+  earlierRun: boolean;
 }
 
 /** Outcome lines of earlier versions carried no probability: it is joined again at open. */
@@ -61,8 +70,8 @@ export class FileLog implements PredictionLog, InterventionHistory {
   /** Customers numbered once for both per-customer tables: latest prediction and cooldowns. */
   private readonly customers = new CustomerTable();
   private readonly index = new PredictionIndex(this.customers);
-  /** The index position of each segment's first prediction, to forget them with the segment. */
-  private readonly segmentStarts = new Map<number, number>();
+  /** Where each segment starts: its first prediction's index position (forgotten with the segment), and the seq of the line before its first. */
+  private readonly segmentStarts = new Map<number, { position: number; seq: number }>();
   private readonly recentPredictions: PredictionRecord[] = [];
   private readonly recentOutcomes: LabelledOutcome[] = [];
   private readonly triggers = new MemoryInterventionHistory(this.customers);
@@ -77,6 +86,8 @@ export class FileLog implements PredictionLog, InterventionHistory {
   private constructor(
     private readonly dir: string,
     private segment: number,
+    /** The newest segment found at open (0: none): it and those before it were written by earlier processes. */
+    private readonly openedSegment: number,
     private readonly o: Required<Omit<LogOptions, "correlation" | "workflow">> & Pick<LogOptions, "correlation" | "workflow">,
   ) {}
 
@@ -93,7 +104,7 @@ export class FileLog implements PredictionLog, InterventionHistory {
     }
     const numbers = names.map((n) => Number(SEGMENT.exec(n)![1]));
     const last = numbers.length ? numbers[numbers.length - 1] : 1;
-    const log = new FileLog(dir, last, o);
+    const log = new FileLog(dir, last, numbers.length ? last : 0, o);
     let lastBytes = 0;
     // Segment by segment, line by line: only the index, the cooldowns and the newest records stay.
     const keep = <T>(list: T[], item: T) => {
@@ -101,8 +112,10 @@ export class FileLog implements PredictionLog, InterventionHistory {
       if (list.length >= 2 * o.recentSize) list.splice(0, list.length - o.recentSize);
     };
     for (const [i, name] of names.entries()) {
-      log.segmentStarts.set(numbers[i], log.index.next);
+      log.segmentStarts.set(numbers[i], { position: log.index.next, seq: log.offset });
+      let seq = log.offset;
       const r = await readJsonl<Line>(join(dir, name), (line) => {
+        seq++;
         if (line.t === "o") {
           const joined = log.index.find({ prediction_id: line.prediction_id });
           // Only a prediction's first outcome counts (earlier versions logged later ones too).
@@ -114,7 +127,7 @@ export class FileLog implements PredictionLog, InterventionHistory {
         } else {
           const { t: _, w, ...record } = line;
           log.index.add(record.prediction_id, record.customer_id, record.churn_probability, record.at, experimentOf(record));
-          if (w && intervenes(record)) o.workflow?.restore(record, w.headers);
+          if (w && intervenes(record)) o.workflow?.restore(record, w.headers, seq);
           // Cooldowns are rebuilt from the logged recommendations; while serving, record() keeps them.
           if (record.should_intervene && record.recommended_intervention) log.triggers.record(record.customer_id, record.recommended_intervention, record.at);
           keep(log.recentPredictions, record);
@@ -127,7 +140,7 @@ export class FileLog implements PredictionLog, InterventionHistory {
     }
     // Opened after the read, which cut off any torn tail: the writer appends after the last whole line.
     log.writer = await JsonlWriter.open(join(dir, segmentName(last)), { commitIntervalMs: o.commitIntervalMs, retryMs: o.retryMs }, lastBytes);
-    if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, log.index.next);
+    if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, { position: log.index.next, seq: log.offset });
     for (const list of [log.recentPredictions, log.recentOutcomes]) list.splice(0, Math.max(0, list.length - o.recentSize));
     return log;
   }
@@ -207,7 +220,7 @@ export class FileLog implements PredictionLog, InterventionHistory {
       return;
     }
     this.segment++;
-    this.segmentStarts.set(this.segment, this.index.next);
+    this.segmentStarts.set(this.segment, { position: this.index.next, seq: this.appendedSeq });
     this.retiring = this.writer;
     this.writer = next;
     // Everything the old segment was given is written before it is closed, however long a full disk takes.
@@ -218,23 +231,24 @@ export class FileLog implements PredictionLog, InterventionHistory {
     this.rotating = false;
     const names = (await readdir(this.dir)).filter((x) => SEGMENT.test(x)).sort();
     const expired = names.slice(0, Math.max(0, names.length - this.o.maxSegments));
+    const numberOf = (name: string) => Number(SEGMENT.exec(name)![1]);
     let deleted = 0;
-    for (const name of expired) {
+    for (const [i, name] of expired.entries()) {
       try {
-        await this.o.workflow?.expire(join(this.dir, name));
+        // The next segment (retention keeps at least one) starts where this one ends.
+        const throughSeq = this.segmentStarts.get(numberOf(names[i + 1]))!.seq;
+        await this.o.workflow?.expire({ path: join(this.dir, name), throughSeq, earlierRun: numberOf(name) <= this.openedSegment });
       } catch (err) {
         // Kept until its undelivered entries are safe elsewhere: retried at the next rotation.
         console.error(`${join(this.dir, name)}: kept past retention: ${(err as Error).message}`);
         break;
       }
       await rm(join(this.dir, name));
-      this.segmentStarts.delete(Number(SEGMENT.exec(name)![1]));
+      this.segmentStarts.delete(numberOf(name));
       deleted++;
     }
     // Outcomes can no longer join what the deleted segments held.
-    if (deleted > 0 && names.length > deleted) {
-      this.index.dropBefore(this.segmentStarts.get(Number(SEGMENT.exec(names[deleted])![1])) ?? 0);
-    }
+    if (deleted > 0) this.index.dropBefore(this.segmentStarts.get(numberOf(names[deleted]))!.position);
   }
 
   async close(): Promise<void> {

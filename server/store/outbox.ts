@@ -1,18 +1,19 @@
 // The intervention workflow's outbox: every `should_intervene` recommendation is POSTed to the
 // configured webhook with `Idempotency-Key: <prediction_id>`, retried with exponential backoff and
-// jitter, at least once, across restarts. Without a URL the entries are only recorded. After
+// jitter, at least once, across restarts. Without a URL the entries are only recorded, for as long
+// as the log keeps their lines (a start with a URL within that time delivers them). After
 // `maxAttempts` an entry is dead-lettered (visible in status).
 //
 // An entry is made in the same commit as its prediction: the log's line is the entry (log.ts), and
 // it is posted only once that commit is durable. This file keeps delivery state only — attempts,
-// delivered and dead marks — and the entries whose log segment was deleted before they were
-// delivered ("carried", so that retention never drops an undelivered entry). At a start the
-// outbox is rebuilt from both: `open`, then the log's open (which restores its entries), then `start`.
+// delivered and dead marks — and the entries a process with a URL took on whose log segment was
+// deleted before they were delivered ("carried", so that retention never drops one). At a start
+// the outbox is rebuilt from both: `open`, then the log's open (which restores its entries), then `start`.
 import { join } from "node:path";
 import type { PredictionRecord } from "../contract/records.ts";
 import { workflowPayload, type WorkflowPayload, type WorkflowStatus } from "../contract/storage.ts";
 import { JsonlWriter, readJsonl, replaceJsonl } from "./jsonl.ts";
-import type { LogWorkflow } from "./log.ts";
+import type { ExpiringSegment, LogWorkflow } from "./log.ts";
 import { postWorkflow, retryDelay } from "./webhook.ts";
 
 export interface OutboxOptions {
@@ -52,7 +53,7 @@ interface Item {
   /** When the next attempt is due (ms since the epoch); -1 while one is in flight. */
   nextAt: number;
   lastError?: string;
-  /** The log line that holds it (durable once the log's durableSeq reaches it); 0: in this file, or read back durable. */
+  /** The log line that holds it (durable once the log's durableSeq reaches it); 0: in this file. */
   seq: number;
   /** Held by a retained log segment (else by this file). */
   inLog: boolean;
@@ -110,14 +111,14 @@ export class Outbox implements LogWorkflow {
   }
 
   /** From the log's open: an intervention it holds, undelivered unless this file says otherwise. */
-  restore(record: PredictionRecord, headers: Headers | undefined): void {
+  restore(record: PredictionRecord, headers: Headers | undefined, seq: number): void {
     const id = record.prediction_id;
     if (this.done.has(id)) {
       this.doneInLog.add(id);
       return;
     }
     if (this.items.has(id)) return; // carried here before: the file's copy stays authoritative
-    const item: Item = { payload: workflowPayload(record), headers, attempts: 0, nextAt: 0, seq: 0, inLog: true };
+    const item: Item = { payload: workflowPayload(record), headers, attempts: 0, nextAt: 0, seq, inLog: true };
     const tried = this.attempts.get(id);
     if (tried) Object.assign(item, { attempts: tried.attempts, nextAt: tried.next_at, lastError: tried.error });
     this.items.set(id, item);
@@ -170,28 +171,35 @@ export class Outbox implements LogWorkflow {
     this.pump();
   }
 
-  /** From the log, before it deletes a segment: carries the segment's undelivered entries into this file. */
-  async expire(segment: string): Promise<void> {
+  /**
+   * From the log, before it deletes a segment: carries the segment's undelivered entries into this
+   * file. With a URL every undelivered entry is in memory with its log line, so the segment is not
+   * read. Without one, what this process recorded goes with the log's retention; a segment an
+   * earlier process wrote is read, as it may hold entries a process with a URL took on and did not
+   * deliver (and what a process without one recorded before: both carried, unless delivered).
+   */
+  async expire(segment: ExpiringSegment): Promise<void> {
     const writer = this.writer;
     if (!writer) throw new Error("outbox not started");
     let carried = 0;
-    // Only a line with a key "w" can be a workflow entry (a quote inside a JSON string is escaped,
-    // so the text `"w":` is a key): the segment's other lines are not parsed at all.
-    await readJsonl<PredictionRecord & { t: string; w?: { headers?: Headers } }>(segment, (line) => {
-      if (line.t !== "p" || !line.w || !line.should_intervene || !line.recommended_intervention) return;
-      const id = line.prediction_id;
-      if (this.o.url) {
-        const item = this.items.get(id);
-        if (!item?.inLog) return;
+    if (this.o.url) {
+      for (const item of this.items.values()) {
+        if (!item.inLog || item.seq > segment.throughSeq) continue;
         item.inLog = false;
         writer.append({ t: "carried", payload: item.payload, headers: item.headers });
-        if (item.attempts) writer.append({ t: "attempt", id, attempts: item.attempts, error: item.lastError ?? "", next_at: item.nextAt });
-      } else {
-        if (this.done.delete(id)) return;
-        writer.append({ t: "carried", payload: workflowPayload(line), headers: line.w.headers });
+        if (item.attempts) writer.append({ t: "attempt", id: item.payload.prediction_id, attempts: item.attempts, error: item.lastError ?? "", next_at: item.nextAt });
+        carried++;
       }
-      carried++;
-    }, (text) => text.includes('"w":'));
+    } else if (segment.earlierRun) {
+      // Only a line with a key "w" can be a workflow entry (a quote inside a JSON string is
+      // escaped, so the text `"w":` is a key): the segment's other lines are not parsed at all.
+      await readJsonl<PredictionRecord & { t: string; w?: { headers?: Headers } }>(segment.path, (line) => {
+        if (line.t !== "p" || !line.w || !line.should_intervene || !line.recommended_intervention) return;
+        if (this.done.delete(line.prediction_id)) return;
+        writer.append({ t: "carried", payload: workflowPayload(line), headers: line.w.headers });
+        carried++;
+      }, (text) => text.includes('"w":'));
+    }
     if (carried > 0) await writer.flushed();
   }
 
