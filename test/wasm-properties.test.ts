@@ -81,6 +81,23 @@ describe("WASM core memory", () => {
     expect(core.buffer.byteLength).toBe(before);
   });
 
+  it("gives the same answers after the memory grows between calls (views over the old buffer read as empty)", async () => {
+    const core = await sharedCore();
+    const gbdt = WasmGbdt.create(core, fixtureModel("churn_model"));
+    const forest = WasmForest.create(core, fixtureForest());
+    const row = new Float64Array(gbdt.numFeatures).fill(0.5);
+    const forestRow = new Float64Array(forest.numFeatures).fill(0.2);
+    const before = { p: gbdt.predict(row, 1), e: forest.effects(forestRow, 1, 0.05) };
+    const size = core.buffer.byteLength;
+    const block = core.alloc(size);
+    expect(core.buffer.byteLength).toBeGreaterThan(size);
+    expect(gbdt.predict(row, 1)).toEqual(before.p);
+    expect(forest.effects(forestRow, 1, 0.05)).toEqual(before.e);
+    core.free(block);
+    gbdt.dispose();
+    forest.dispose();
+  });
+
   it("refuses use after dispose and wrong-sized input with a clear error", async () => {
     const ev = WasmGbdt.create(await sharedCore(), fixtureModel("regression"));
     expect(() => ev.predict(new Float64Array(3), 1)).toThrow(/expected 1 rows x 21 features/);

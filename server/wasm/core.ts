@@ -1,6 +1,7 @@
 // Owns the one WebAssembly instance and its linear memory.
-// Every typed-array view is made fresh from `memory.buffer` at the moment of use: when the
-// memory grows the old ArrayBuffer is detached and views made before read as empty.
+// When the memory grows the old ArrayBuffer is detached and views made before read as empty: a
+// view is made fresh from `memory.buffer` at the moment of use, or (`heapF64`) kept only while
+// `memory.buffer` is still the buffer it was made over.
 import { readFile } from "node:fs/promises";
 import { instantiate } from "../../build/core.js";
 
@@ -9,6 +10,8 @@ export type CoreExports = Awaited<ReturnType<typeof instantiate>>;
 const WASM_URL = new URL("../../build/core.wasm", import.meta.url);
 
 export class WasmCore {
+  private heap: Float64Array | null = null;
+
   private constructor(readonly exports: CoreExports) {}
 
   /** Compiles the module (from `bytes`, else the built `build/core.wasm`) and instantiates it. */
@@ -40,8 +43,25 @@ export class WasmCore {
     if (ptr !== 0) this.exports.free(ptr);
   }
 
-  f64(ptr: number, length: number): Float64Array {
-    return new Float64Array(this.buffer, ptr, length);
+  /**
+   * All of the memory as f64s (index = byte address / 8), made again only after the memory grew:
+   * a single-row call then copies in and out without making a view each time.
+   */
+  heapF64(): Float64Array {
+    const buffer = this.buffer;
+    if (this.heap?.buffer !== buffer) this.heap = new Float64Array(buffer);
+    return this.heap;
+  }
+
+  /** Copies `values` to the 8-byte aligned address `ptr`. */
+  putF64(ptr: number, values: Float64Array): void {
+    this.heapF64().set(values, ptr >>> 3);
+  }
+
+  /** A copy of the `length` f64s at the 8-byte aligned address `ptr`. */
+  takeF64(ptr: number, length: number): Float64Array {
+    const at = ptr >>> 3;
+    return this.heapF64().slice(at, at + length);
   }
 
   i32(ptr: number, length: number): Int32Array {

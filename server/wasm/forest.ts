@@ -139,10 +139,11 @@ export class WasmForest implements ForestEvaluator {
     const qPtr = this.q.ensure(qs.byteLength);
     const out = this.output.ensure(nRows * nc * L.EFFECT_FIELDS * 8);
     const work = this.work.ensure(core.exports.forest_scratch_bytes(this.header, nc));
-    core.f64(input, n).set(n === rows.length ? rows : rows.subarray(0, n));
-    core.f64(qPtr, qs.length).set(qs);
+    core.putF64(input, n === rows.length ? rows : rows.subarray(0, n));
+    core.putF64(qPtr, qs);
     core.exports.forest_effects(this.header, input, nRows, qPtr, nc, zLo, zHi, out, work);
-    const raw = core.f64(out, nRows * nc * L.EFFECT_FIELDS);
+    const heap = core.heapF64();
+    const base = out >>> 3;
     const result: EffectResult = {
       nRows,
       contrasts: list,
@@ -152,11 +153,11 @@ export class WasmForest implements ForestEvaluator {
       stderr: new Float64Array(nRows * nc),
     };
     for (let i = 0; i < nRows * nc; i++) {
-      const at = i * L.EFFECT_FIELDS;
-      result.effect[i] = raw[at + L.EFFECT_POINT];
-      result.lower[i] = raw[at + L.EFFECT_LOWER];
-      result.upper[i] = raw[at + L.EFFECT_UPPER];
-      result.stderr[i] = raw[at + L.EFFECT_STDERR];
+      const at = base + i * L.EFFECT_FIELDS;
+      result.effect[i] = heap[at + L.EFFECT_POINT];
+      result.lower[i] = heap[at + L.EFFECT_LOWER];
+      result.upper[i] = heap[at + L.EFFECT_UPPER];
+      result.stderr[i] = heap[at + L.EFFECT_STDERR];
     }
     return result;
   }

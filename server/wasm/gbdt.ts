@@ -226,7 +226,7 @@ export class WasmGbdt implements GbdtEvaluator {
       throw new RangeError(`expected ${nRows} rows x ${this.numFeatures} features (${n} values), got ${rows.length}`);
     }
     const ptr = this.input.ensure(n * 8);
-    this.core.f64(ptr, n).set(n === rows.length ? rows : rows.subarray(0, n));
+    this.core.putF64(ptr, n === rows.length ? rows : rows.subarray(0, n));
     return ptr;
   }
 
@@ -239,7 +239,7 @@ export class WasmGbdt implements GbdtEvaluator {
     const input = this.load(rows, nRows);
     const out = this.output.ensure(nRows * width * 8);
     fn(this.header, input, nRows, out, this.work.ensure(this.workBytes));
-    return this.core.f64(out, nRows * width).slice();
+    return this.core.takeF64(out, nRows * width);
   }
 
   predictRaw(rows: Float64Array, nRows: number): Float64Array {
@@ -266,7 +266,7 @@ export class WasmGbdt implements GbdtEvaluator {
     const out = this.output.ensure(nRows * width * 8);
     const path = this.path.ensure(this.pathBytes);
     this.core.exports.gbdt_predict_contrib(this.header, input, nRows, out, path);
-    return this.core.f64(out, nRows * width).slice();
+    return this.core.takeF64(out, nRows * width);
   }
 
   dispose(): void {
