@@ -3,7 +3,7 @@
 // the database gone becomes a 503 (UnavailableError) and marks it down; while down, queries are
 // refused at once instead of each waiting on a connection, and a ping every second brings it
 // back up as soon as the database answers again: no restart.
-import postgres, { type Sql } from "postgres";
+import postgres, { type Sql, type TransactionSql } from "postgres";
 import { UnavailableError } from "../../contract/errors.ts";
 import { migrate } from "./migrations.ts";
 
@@ -41,6 +41,15 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A batch of rows as one statement's record set: `SELECT ... FROM ${recordset(sql, rows)} AS
+ * x(col type, ...)`. The rows go as one JSON text parameter cast to json, which PostgreSQL only
+ * checks (no jsonb parse of the whole batch); the column list converts each field.
+ */
+export function recordset(sql: Sql | TransactionSql, rows: readonly object[]) {
+  return sql`json_to_recordset(${JSON.stringify(rows)}::text::json)`;
 }
 
 const pool = (url: string, size: number): Sql => postgres(url, { max: size, connect_timeout: 5, onnotice: () => {} });

@@ -8,7 +8,7 @@
 // of requests arriving while one statement is in flight go together in the next, one sync for all
 // of them (group commit, without a timer: a lone request is sent at once).
 import type { InterventionHistory, InterventionStart } from "../../contract/storage.ts";
-import type { Database } from "./connect.ts";
+import { recordset, type Database } from "./connect.ts";
 
 interface Call {
   starts: InterventionStart[];
@@ -75,7 +75,7 @@ export class PostgresInterventionHistory implements InterventionHistory {
     })));
     const started = await this.db.run((sql) => sql<{ customer_id: string; intervention: string }[]>`
       WITH x AS (
-        SELECT * FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+        SELECT * FROM ${recordset(sql, rows)}
           AS x(customer_id text, intervention text, at_ms bigint, cooldown_ms bigint, prediction_id uuid, payload json, headers json)
       ), started AS (
         INSERT INTO cooldowns AS c (customer_id, intervention, last_ms, cooldown_ms)

@@ -4,14 +4,13 @@
 // The cutoff is read under a shared advisory lock that compaction takes exclusively to raise it,
 // so no event older than the cutoff slips in while compaction runs. Profiles are derived in the
 // server by server/profiles/derive.ts from one query's rows, exactly as the embedded store does.
-import type postgres from "postgres";
 import type { TransactionSql } from "postgres";
 import { CustomerDataRefusal, oneProfile, refuseBeforeHorizon, type CustomerData, type CustomerRow, type FieldValue, type IngestResult, type Profile, type ProfileQuery } from "../../contract/customer-data.ts";
 import { PROFILE_FIELDS, type CustomerEvent } from "../../contract/events.ts";
 import { horizonOf, summarize, summaryRows, type Summary } from "../../profiles/compact.ts";
 import { deriveProfile } from "../../profiles/derive.ts";
 import { eventRows, eventTime, RowBuffer, StringTable, type EventFacts } from "../../profiles/rows.ts";
-import { Database, type PostgresOptions } from "./connect.ts";
+import { Database, recordset, type PostgresOptions } from "./connect.ts";
 
 /** Advisory lock keys: the cutoff (shared by ingests, exclusive to raise it), and compaction work. */
 const CUTOFF_LOCK = "7163850512018600001";
@@ -57,7 +56,7 @@ export class PostgresCustomerData implements CustomerData {
       return tx<{ customer_id: string; event_id: string }[]>`
         INSERT INTO customer_events (customer_id, event_id, type, at_ms, amount, paid_late, fields)
         SELECT customer_id, event_id, type, at_ms, amount, paid_late, fields
-        FROM jsonb_to_recordset(${tx.json(rows)}::jsonb)
+        FROM ${recordset(tx, rows)}
           AS x(customer_id text, event_id text, type text, at_ms bigint, amount double precision, paid_late boolean, fields jsonb)
         ON CONFLICT DO NOTHING
         RETURNING customer_id, event_id`;
@@ -74,7 +73,7 @@ export class PostgresCustomerData implements CustomerData {
     if (last.size === 0) return;
     await this.db.run((sql) => sql`
       INSERT INTO customer_rows (customer_id, fields)
-      SELECT customer_id, fields FROM jsonb_to_recordset(${sql.json([...last].map(([customer_id, fields]) => ({ customer_id, fields })))}::jsonb)
+      SELECT customer_id, fields FROM ${recordset(sql, [...last].map(([customer_id, fields]) => ({ customer_id, fields })))}
         AS x(customer_id text, fields jsonb)
       ON CONFLICT (customer_id) DO UPDATE SET fields = EXCLUDED.fields`);
   }
@@ -127,7 +126,7 @@ export class PostgresCustomerData implements CustomerData {
         });
         await tx`
           INSERT INTO customer_summaries (customer_id, summary)
-          SELECT customer_id, summary FROM jsonb_to_recordset(${tx.json(summaries as unknown as postgres.JSONValue)}::jsonb) AS x(customer_id text, summary jsonb)
+          SELECT customer_id, summary FROM ${recordset(tx, summaries)} AS x(customer_id text, summary jsonb)
           ON CONFLICT (customer_id) DO UPDATE SET summary = EXCLUDED.summary`;
         await tx`DELETE FROM customer_events WHERE customer_id = ANY(${chunk.map((c) => c.customer_id)}) AND at_ms < ${before}`;
         return false;

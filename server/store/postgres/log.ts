@@ -10,7 +10,7 @@ import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../../
 import type { OutcomeKey, PredictionLog } from "../../contract/storage.ts";
 import { experimentOf } from "../experiment-columns.ts";
 import { UnavailableError } from "../../contract/errors.ts";
-import type { Database } from "./connect.ts";
+import { recordset, type Database } from "./connect.ts";
 
 export interface PostgresLogOptions {
   commitIntervalMs?: number;
@@ -119,7 +119,7 @@ export class PostgresLog implements PredictionLog {
       await this.db.run((sql) => sql`
         INSERT INTO predictions (prediction_id, customer_id, at_ms, replica, churn_probability, experiment, record)
         SELECT prediction_id, customer_id, at_ms, ${this.replica}, churn_probability, experiment, record
-        FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+        FROM ${recordset(sql, rows)}
           AS x(prediction_id uuid, customer_id text, at_ms bigint, churn_probability double precision, experiment json, record json)
         ON CONFLICT (prediction_id) DO NOTHING`, INSERT_TIMEOUT_MS);
       this.durable += batch.length;
@@ -161,7 +161,7 @@ export class PostgresLog implements PredictionLog {
   private async lookUp(keys: { i: number; prediction_id: string | null; customer_id: string | null }[], since: number, found: ((JoinedPrediction & { labelled: boolean }) | undefined)[]): Promise<void> {
     const rows = await this.db.run((sql) => sql<JoinRow[]>`
       SELECT x.i, p.prediction_id::text AS prediction_id, p.churn_probability, p.experiment, (o.prediction_id IS NOT NULL) AS labelled
-      FROM json_to_recordset(${JSON.stringify(keys)}::text::json) AS x(i integer, prediction_id uuid, customer_id text)
+      FROM ${recordset(sql, keys)} AS x(i integer, prediction_id uuid, customer_id text)
       CROSS JOIN LATERAL (
         (SELECT prediction_id, churn_probability, experiment FROM predictions
           WHERE x.prediction_id IS NOT NULL AND prediction_id = x.prediction_id)
@@ -182,7 +182,7 @@ export class PostgresLog implements PredictionLog {
     const inserted = await this.db.run((sql) => sql<{ prediction_id: string }[]>`
       INSERT INTO outcomes (prediction_id, churned, at_ms, churn_probability, experiment)
       SELECT prediction_id, churned, at_ms, churn_probability, experiment
-      FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+      FROM ${recordset(sql, rows)}
         AS x(prediction_id uuid, churned boolean, at_ms bigint, churn_probability double precision, experiment json)
       ON CONFLICT (prediction_id) DO NOTHING
       RETURNING prediction_id::text`);
