@@ -9,13 +9,10 @@
 // recommendation, a cooldown and a workflow entry, as real traffic would. Servers run in child
 // processes so the load generator does not share their event loop; their CPU time per request is
 // read from /proc (Linux) around each measured run.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createChurnClient } from "../client/index.ts";
 import { readCsvRecords } from "../test/helpers/customers.ts";
 import { SEED_REQUEST } from "../test/helpers/server.ts";
-import { batchPredict, fixedRateRow, flatOut, flatRow, nextCustomer, restSender, RUNS, start, type Send, type Server } from "./load.ts";
+import { batchPredict, fixedRateRow, flatOut, flatRow, nextCustomer, restSender, RUNS, start, startService, stop, type Send, type Server } from "./load.ts";
 import { percentiles, printTable, type BenchRow } from "./table.ts";
 
 const HELLO = `require("node:http").createServer((q, s) => { q.resume(); q.on("end", () => s.end('{"ok":true}')); }).listen(0, "127.0.0.1", function () { console.log("listening on http://127.0.0.1:" + this.address().port); });`;
@@ -23,7 +20,7 @@ const RATE = 2000;
 const TRPC_RATE = 500;
 
 function service(monitoring: "on" | "off"): Promise<Server> {
-  return start(["dist/cli/main.js", "serve", "--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "bench-")), "--monitoring", monitoring]);
+  return startService(["--monitoring", monitoring]);
 }
 
 function trpcSender(url: string): { send: Send; close: () => void } {
@@ -88,6 +85,6 @@ export default async function run(): Promise<void> {
     }
     console.log(`Targets: p99 <= 2 ms and <= 80 µs of server CPU per request at ${RATE.toLocaleString("en-US")} req/s; /batch-predict >= 100,000 customers/s.`);
   } finally {
-    for (const s of [hello, on, off]) s.child.kill("SIGTERM");
+    await Promise.all([hello, on, off].map((s) => stop(s)));
   }
 }

@@ -4,7 +4,9 @@
 // run — summed over the server's process tree, so a `--workers N` supervisor counts its workers.
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 // @ts-expect-error autocannon ships no type declarations
 import autocannon from "autocannon";
 import type { PredictRequest } from "../server/contract/api.ts";
@@ -17,6 +19,8 @@ export const RUNS = 3;
 export interface Server {
   url: string;
   child: ChildProcess;
+  /** The service's data directory, removed by `stop` (a gigabyte of log at the default retention). */
+  dataDir?: string;
 }
 
 /** Starts `node <args>` and resolves once it prints `listening on http://127.0.0.1:<port>`. */
@@ -40,9 +44,19 @@ export async function start(args: string[], env?: NodeJS.ProcessEnv): Promise<Se
   return { url, child };
 }
 
-/** SIGTERM, then waits (up to `ms`) for the process to exit. */
-export function stop(server: Server, ms = 10_000): Promise<void> {
-  const { child } = server;
+/** The service (`serve`, built) on a port of its own and a fresh data directory. */
+export async function startService(args: string[] = []): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bench-"));
+  return { ...(await start(["dist/cli/main.js", "serve", "--port", "0", "--data-dir", dataDir, ...args])), dataDir };
+}
+
+/** SIGTERM, then waits (up to `ms`) for the process to exit; removes its data directory. */
+export async function stop(server: Server, ms = 10_000): Promise<void> {
+  await exited(server.child, ms);
+  if (server.dataDir) rmSync(server.dataDir, { recursive: true, force: true });
+}
+
+function exited(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
@@ -127,21 +141,28 @@ export async function withCpu<T>(server: Server, requests: (r: T) => number, fn:
 /** Sends one request; resolves true on success. */
 export type Send = (n: number) => Promise<boolean>;
 
-export function restSender(url: string): { send: Send; close: () => void } {
+/** Sends request n's body (the seed request as customer n, by default) to `url`; says each new kind of failure once. */
+export function restSender(url: string, body: (n: number) => string = seedBody): { send: Send; close: () => void } {
   const u = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const said = new Set<string>();
+  const failed = (reason: string) => {
+    if (!said.has(reason)) console.warn(`${u.pathname}: a request failed: ${reason} (said once)`);
+    said.add(reason);
+    return false;
+  };
   const send: Send = (n) =>
     new Promise((resolve) => {
-      const body = seedBody(n);
+      const text = body(n);
       const req = http.request(
-        { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+        { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(text) } },
         (res) => {
           res.resume();
-          res.on("end", () => resolve(res.statusCode === 200));
+          res.on("end", () => resolve(res.statusCode === 200 || failed(`HTTP ${res.statusCode}`)));
         },
       );
-      req.on("error", () => resolve(false));
-      req.end(body);
+      req.on("error", (err: NodeJS.ErrnoException) => resolve(failed(err.code ?? err.message)));
+      req.end(text);
     });
   return { send, close: () => agent.destroy() };
 }

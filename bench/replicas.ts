@@ -7,12 +7,10 @@
 // recommendation, a cooldown and a workflow entry, as real traffic would. CPU is read from /proc
 // around each measured run: the server's process tree (supervisor and workers), PostgreSQL's (the
 // postmaster and its backends) and the load generator's (this process), per request or customer.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { readCsvRecords } from "../test/helpers/customers.ts";
 import { startPostgres } from "../test/helpers/postgres-server.ts";
-import { batchPredict, childPids, fixedRateRow, flatOut, flatRow, restSender, RUNS, start, stop, treeCpuSeconds, withCpu, type BatchResult, type CpuProbe, type Server } from "./load.ts";
+import { batchPredict, childPids, fixedRateRow, flatOut, flatRow, restSender, RUNS, startService, stop, treeCpuSeconds, withCpu, type BatchResult, type CpuProbe, type Server } from "./load.ts";
 import { printTable, type BenchRow } from "./table.ts";
 
 const RATE = 2000;
@@ -92,7 +90,7 @@ export default async function run(): Promise<void> {
   const servers: Server[] = [];
   try {
     const serve = async (...args: string[]) => {
-      const s = await start(["dist/cli/main.js", "serve", "--port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "bench-")), ...args]);
+      const s = await startService(args);
       servers.push(s);
       return s;
     };

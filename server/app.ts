@@ -5,6 +5,8 @@
 // monitors are then fed the fleet's predictions, outcomes and alerts from the database.
 import { join } from "node:path";
 import { Gauge } from "prom-client";
+import type { Bundle } from "./bundle/load.ts";
+import { cooldownMs } from "./contract/bundle.ts";
 import type { CustomerData } from "./contract/customer-data.ts";
 import type { PredictionObserver } from "./contract/records.ts";
 import type { InterventionHistory, PredictionLog, WorkflowStatus } from "./contract/storage.ts";
@@ -55,6 +57,10 @@ interface Stores {
   monitorObservers: PredictionObserver[];
   /** Fills the monitor's windows from the store (once the bundle's reference has set them up), and keeps them fed if the store does. */
   feedMonitor(): Promise<void>;
+  /** A bundle was loaded: the store keeps each start until its intervention's cooldown is over. */
+  setBundle(bundle: Bundle): void;
+  /** Customers this process keeps state about (a retained prediction, a start in cooldown); absent: the database keeps it. */
+  customersKept?(): number;
   close(): Promise<void>;
 }
 
@@ -70,6 +76,8 @@ async function embeddedStores(config: Config, monitor: Monitor): Promise<Stores>
   await outbox.start(log);
   return {
     customers, log, history: log, outbox, monitorObservers: [monitor],
+    setBundle: (bundle) => log.setCooldowns(new Map(bundle.interventions.map((iv) => [iv.name, cooldownMs(iv)]))),
+    customersKept: () => log.customerCount,
     async feedMonitor() {
       const { predictions, outcomes } = log.recent();
       monitor.replay(predictions, outcomes);
@@ -89,6 +97,8 @@ async function postgresStores(config: Config, url: string, monitor: Monitor, fee
   await outbox.start();
   return {
     customers, log, history: new PostgresInterventionHistory(db, correlationHeaders), outbox, monitorObservers: [],
+    // Each start is a row of its own, kept whatever the cooldowns.
+    setBundle() {},
     async feedMonitor() {
       feed.current = await FleetFeed.open(db, { onPredictions: (r) => monitor.onPredictions(r), onOutcomes: (o) => monitor.onOutcomes(o), onAlert: (e) => monitor.alerts.apply(e) });
     },
@@ -118,6 +128,8 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     new Gauge({ name: "churn_log_durable_records", help: "Records committed to the prediction log", registers: [registry], collect() { this.set(log.durableSeq); } });
     new Gauge({ name: "churn_log_pending_records", help: "Records appended but not yet committed", registers: [registry], collect() { this.set(log.appendedSeq - log.durableSeq); } });
     new Gauge({ name: "churn_log_write_ok", help: "1 while the prediction log can write, 0 while its commits fail (predictions are refused)", registers: [registry], collect() { this.set(log.writeError ? 0 : 1); } });
+    const kept = stores.customersKept;
+    if (kept) new Gauge({ name: "churn_log_customers", help: "Customers the log keeps state about: a retained prediction or a start in cooldown", registers: [registry], collect() { this.set(kept()); } });
     new Gauge({
       name: "churn_workflow_entries", help: "Intervention workflow outbox entries by state", labelNames: ["state"], registers: [registry],
       collect() {
@@ -137,7 +149,10 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     maxBatchCustomers: config.maxBatchCustomers,
     overrides: { threshold: config.threshold, holdout: config.holdout, holdoutSalt: config.holdoutSalt },
     replica: config.replicaId,
-    onBundle: (bundle) => monitor.setBundle(bundle.version, bundle.reference, config.holdout ?? bundle.manifest.decision.holdout),
+    onBundle: (bundle) => {
+      stores.setBundle(bundle);
+      monitor.setBundle(bundle.version, bundle.reference, config.holdout ?? bundle.manifest.decision.holdout);
+    },
   });
   await stores.feedMonitor();
   if (config.customersFile) await importCustomerFile(service, config.customersFile);

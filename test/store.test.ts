@@ -1,6 +1,6 @@
 // The durable prediction log: what was flushed is there after reopening; a torn last line is
 // dropped; retention bounds the segments; outcomes and intervention history survive restarts.
-import { mkdtempSync, readdirSync, appendFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, appendFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -104,7 +104,7 @@ describe("prediction log", () => {
     expect((await log.join([{ prediction_id: id(0) }]))[0]).toBeUndefined();
     expect((await log.join([{ prediction_id: id(99) }]))[0]?.churn_probability).toBe(0.99);
     await log.close();
-    const segments = readdirSync(dir);
+    const segments = readdirSync(dir).filter((name) => name.startsWith("segment-"));
     expect(segments.length).toBeLessThanOrEqual(3);
     const reopened = await FileLog.open(dir);
     expect((await reopened.join([{ prediction_id: id(99) }]))[0]).toBeDefined();
@@ -169,5 +169,118 @@ describe("outcome window configuration", () => {
     expect(loadConfig([], {}).outcomeCustomerWindowDays).toBe(90);
     expect(loadConfig([], { OUTCOME_CUSTOMER_WINDOW_DAYS: "7" }).outcomeCustomerWindowDays).toBe(7);
     expect(() => loadConfig([], { OUTCOME_CUSTOMER_WINDOW_DAYS: "-1" })).toThrow(/OUTCOME_CUSTOMER_WINDOW_DAYS/);
+  });
+});
+
+describe("cooldowns and customers across retention", () => {
+  const DAY = 86_400_000;
+  const cooldowns = new Map([["retention_call", 30 * DAY], ["email_nudge", 7 * DAY]]);
+  /** As the service does: starts `intervention` for `customer` at `at`, then logs the prediction that recommended it. */
+  async function started(log: FileLog, i: number, customer: string, intervention: string, at: number) {
+    expect(await log.start([{ customer_id: customer, intervention, at, cooldown_ms: cooldowns.get(intervention) ?? 0, workflow: {} as never }])).toEqual([true]);
+    log.onPredictions([fakeRecord(i, { customer_id: customer, should_intervene: true, recommended_intervention: intervention, at })]);
+  }
+  /** Fills segments with other customers' predictions until every segment that held `first..` is deleted. */
+  async function rollOver(log: FileLog, from: number) {
+    for (let i = from; i < from + 120; i++) {
+      log.onPredictions([fakeRecord(i, { customer_id: `filler${i}`, at: Date.now() })]);
+      await log.flushed();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  it("keeps a start in cooldown after its segment is deleted, across a restart, and forgets one whose cooldown is over", async () => {
+    const dir = tempDir();
+    const now = Date.now();
+    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
+    log.setCooldowns(cooldowns);
+    await started(log, 0, "vip", "retention_call", now - 10 * DAY);
+    await started(log, 1, "lapsed", "email_nudge", now - 8 * DAY);
+    await started(log, 2, "both", "email_nudge", now - 1 * DAY);
+    await started(log, 3, "both", "retention_call", now - 40 * DAY);
+    await rollOver(log, 4);
+    expect((await log.join([{ prediction_id: id(0) }]))[0]).toBeUndefined();
+    const expected = new Map([["vip", { retention_call: now - 10 * DAY }], ["lapsed", {}], ["both", { email_nudge: now - 1 * DAY }]]);
+    expect(await log.lastTriggered(["vip", "lapsed", "both"])).toEqual(expected);
+    // The fillers of the deleted segments are forgotten too; the kept ones are those of the two retained segments and vip, both.
+    expect(log.customerCount).toBeLessThan(40);
+    await log.close();
+    // Each carried start is in the cooldown file once, however many rotations came after.
+    const lines = readFileSync(join(dir, "cooldowns.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toEqual(expect.arrayContaining([{ c: "vip", i: "retention_call", at: now - 10 * DAY }, { c: "both", i: "email_nudge", at: now - 1 * DAY }]));
+    expect(lines).toHaveLength(2);
+
+    const again = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
+    expect(await again.lastTriggered(["vip", "lapsed", "both"])).toEqual(expected);
+    // Still in cooldown after the restart: a second start is refused.
+    expect(await again.start([{ customer_id: "vip", intervention: "retention_call", at: now, cooldown_ms: 30 * DAY, workflow: {} as never }])).toEqual([false]);
+    await again.close();
+  });
+
+  it("keeps every start until a bundle says how long its cooldown is", async () => {
+    const dir = tempDir();
+    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
+    await started(log, 0, "old", "email_nudge", 1);
+    await rollOver(log, 1);
+    expect((await log.lastTriggered(["old"])).get("old")).toEqual({ email_nudge: 1 });
+    await log.close();
+  });
+
+  it("a start of an intervention the catalog no longer names is kept for the catalog's longest cooldown", async () => {
+    const dir = tempDir();
+    const now = Date.now();
+    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
+    log.setCooldowns(cooldowns);
+    await started(log, 0, "a", "retired_offer", now - 20 * DAY);
+    await started(log, 1, "b", "retired_offer", now - 31 * DAY);
+    await rollOver(log, 2);
+    expect(await log.lastTriggered(["a", "b"])).toEqual(new Map([["a", { retired_offer: now - 20 * DAY }], ["b", {}]]));
+    await log.close();
+  });
+});
+
+describe("cooldown file", () => {
+  it("is worth rewriting once most of its lines are no longer needed, keeps only what it is given, and reads back the same", async () => {
+    const { CooldownFile } = await import("../server/store/cooldown-file.ts");
+    const path = join(tempDir(), "cooldowns.jsonl");
+    const file = await CooldownFile.open(path, () => {});
+    const starts = Array.from({ length: 12_000 }, (_, k) => ({ c: `c${k}`, i: "email_nudge", at: k }));
+    await file.add(starts.slice(0, 9_000));
+    // Too small to bother, however much of it is dead.
+    expect(file.wasteful(9_000)).toBe(false);
+    await file.add(starts.slice(9_000));
+    expect(file.wasteful(6_000)).toBe(false);
+    expect(file.wasteful(6_001)).toBe(true);
+    await file.rewrite(starts.slice(0, 5));
+    expect(file.wasteful(5)).toBe(false);
+    // Appends go on after a rewrite.
+    await file.add([starts[11_999]]);
+    await file.close();
+    const read: unknown[] = [];
+    await (await CooldownFile.open(path, (s) => read.push(s))).close();
+    expect(read).toEqual([...starts.slice(0, 5), starts[11_999]]);
+  });
+});
+
+describe("carried starts", () => {
+  it("count as dropped once a later start replaces them or their cooldown ends, and not before", async () => {
+    const { MemoryInterventionHistory } = await import("../server/store/history.ts");
+    const { CustomerTable } = await import("../server/store/customer-table.ts");
+    const table = new CustomerTable();
+    const history = new MemoryInterventionHistory(table);
+    history.setCooldowns(new Map([["call", 100]]));
+    history.record("a", "call", 10, true);
+    history.record("b", "call", 10, true);
+    history.record("c", "call", 500, true);
+    // The same start read again from a segment: still the carried one.
+    history.record("a", "call", 10);
+    expect(history.dropped).toBe(0);
+    history.record("a", "call", 20);
+    expect(history.dropped).toBe(1);
+    // At 150, b's start (10) is over; a's latest (20) was never carried; c's still blocks.
+    expect([history.prune(table.find("a")!, 150), history.prune(table.find("b")!, 150), history.prune(table.find("c")!, 150)]).toEqual([false, false, true]);
+    expect(history.dropped).toBe(2);
+    expect(await history.carried(150)).toEqual([{ c: "c", i: "call", at: 500 }]);
+    expect(history.dropped).toBe(0);
   });
 });

@@ -31,7 +31,6 @@ function sendError(res: ServerResponse, err: unknown): void {
   send(res, status, body);
 }
 
-/** Reads a JSON body, refusing a wrong content type (415) or more than `limit` bytes (413). */
 /**
  * A request's whole body, refused past `limit` bytes (413) without reading the rest; a client that
  * goes away mid-body is `ClientGone`, not a failure of the service.
@@ -62,6 +61,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
+/** Reads a JSON body, refusing a wrong content type (415) or more than `limit` bytes (413). */
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers["content-type"] ?? "";
   if (!/^application\/json\b/i.test(type)) {

@@ -116,6 +116,9 @@ export const Intervention = z
   .strict();
 export type Intervention = z.infer<typeof Intervention>;
 
+/** How long a start of the intervention keeps another from starting (ms). */
+export const cooldownMs = (iv: Pick<Intervention, "cooldown_days">): number => iv.cooldown_days * 86_400_000;
+
 export const Interventions = z.object({ interventions: z.array(Intervention).min(1) }).strict();
 
 /** Training-time distributions for the drift tests (written by `churn reference`). */

@@ -2,7 +2,7 @@
 // intervention's reduction with its interval, eligibility (rules, cooldown, cost cap), expected
 // value, and the policy's choice.
 import type { Alternative, Gate, Policy, RiskLevel } from "../contract/api.ts";
-import type { Intervention, Rule } from "../contract/bundle.ts";
+import { cooldownMs, type Intervention, type Rule } from "../contract/bundle.ts";
 import type { Effects } from "../contract/records.ts";
 
 export interface DecisionSettings {
@@ -37,8 +37,6 @@ export interface Decision {
   qualifying: Alternative[];
   chosen: Alternative | null;
 }
-
-const DAY_MS = 86_400_000;
 
 export function riskLevel(p: number, s: DecisionSettings): RiskLevel {
   return p < s.riskMedium ? "LOW" : p < s.riskHigh ? "MEDIUM" : "HIGH";
@@ -80,8 +78,8 @@ export function exclusion(
 ): string | null {
   for (const rule of iv.rules) if (!ruleHolds(rule, values[rule.field] ?? null)) return describeRule(rule);
   const at = last(iv.name);
-  if (at !== undefined && iv.cooldown_days > 0 && now - at < iv.cooldown_days * DAY_MS) {
-    return `in cooldown until ${new Date(at + iv.cooldown_days * DAY_MS).toISOString()}`;
+  if (at !== undefined && iv.cooldown_days > 0 && now - at < cooldownMs(iv)) {
+    return `in cooldown until ${new Date(at + cooldownMs(iv)).toISOString()}`;
   }
   if (maxCost !== null && iv.cost > maxCost) return `cost ${iv.cost} exceeds max_cost ${maxCost}`;
   return null;

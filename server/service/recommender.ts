@@ -3,6 +3,7 @@
 import { BundleHolder } from "../bundle/holder.ts";
 import type { Bundle } from "../bundle/load.ts";
 import { scoreCustomers } from "../bundle/score.ts";
+import { cooldownMs } from "../contract/bundle.ts";
 import type {
   Alternative,
   BatchPredictResponse,
@@ -410,12 +411,12 @@ export class Recommender implements ChurnService {
   }
 
   private intervention(bundle: Bundle, s: Scored, pick: Alternative): InterventionStart {
-    const cooldownDays = bundle.interventions.find((iv) => iv.name === pick.intervention)?.cooldown_days ?? 0;
+    const iv = bundle.interventions.find((x) => x.name === pick.intervention);
     return {
       customer_id: s.request.customer_id,
       intervention: pick.intervention,
       at: s.at,
-      cooldown_ms: cooldownDays * 86_400_000,
+      cooldown_ms: iv ? cooldownMs(iv) : 0,
       workflow: workflowPayload({
         prediction_id: s.id, customer_id: s.request.customer_id, recommended_intervention: pick.intervention, cost: pick.cost, expected_value: pick.expected_value,
         churn_probability: s.probability, predicted_churn_reduction: pick.churn_reduction, model_version: bundle.version, at: s.at,

@@ -10,10 +10,13 @@
 // meanwhile, and the service refuses predictions it could not log. Each intervention's workflow
 // entry is its prediction's line (marked `w`, with the request's correlation headers): one commit
 // for both; the outbox hears of it from here and keeps only delivery state in a file of its own.
+// Starts still in cooldown when their segment is deleted go to the cooldown file first, and a
+// customer with neither a retained prediction nor a start still in cooldown is forgotten.
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { JoinedPrediction, LabelledOutcome, PredictionRecord } from "../contract/records.ts";
 import type { InterventionHistory, InterventionStart, OutcomeKey, PredictionLog } from "../contract/storage.ts";
+import { CooldownFile } from "./cooldown-file.ts";
 import { CustomerTable } from "./customer-table.ts";
 import { experimentOf } from "./experiment-columns.ts";
 import { MemoryInterventionHistory } from "./history.ts";
@@ -66,12 +69,24 @@ const intervenes = (r: PredictionRecord): boolean => r.should_intervene && r.rec
 const SEGMENT = /^segment-(\d{8})\.jsonl$/;
 const segmentName = (n: number) => `segment-${String(n).padStart(8, "0")}.jsonl`;
 
+/** Where a segment starts, and the latest start it holds. */
+interface SegmentStart {
+  /** Its first prediction's index position. */
+  position: number;
+  /** The seq of the line before its first. */
+  seq: number;
+  /** The latest time of an intervention started in it (-Infinity: none). */
+  lastStartAt: number;
+}
+
 export class FileLog implements PredictionLog, InterventionHistory {
   /** Customers numbered once for both per-customer tables: latest prediction and cooldowns. */
   private readonly customers = new CustomerTable();
   private readonly index = new PredictionIndex(this.customers);
-  /** Where each segment starts: its first prediction's index position (forgotten with the segment), and the seq of the line before its first. */
-  private readonly segmentStarts = new Map<number, { position: number; seq: number }>();
+  /** Each segment's start (forgotten with the segment). */
+  private readonly segmentStarts = new Map<number, SegmentStart>();
+  /** The segment being written's. */
+  private current!: SegmentStart;
   private readonly recentPredictions: PredictionRecord[] = [];
   private readonly recentOutcomes: LabelledOutcome[] = [];
   private readonly triggers = new MemoryInterventionHistory(this.customers);
@@ -80,8 +95,11 @@ export class FileLog implements PredictionLog, InterventionHistory {
   /** The previous writer while a rotation closes it. */
   private retiring: JsonlWriter | null = null;
   private rotating = false;
+  /** Retention's work after each rotation, one at a time. */
+  private expiring: Promise<void> = Promise.resolve();
 
   private writer!: JsonlWriter;
+  private cooldownFile!: CooldownFile;
 
   private constructor(
     private readonly dir: string,
@@ -105,6 +123,8 @@ export class FileLog implements PredictionLog, InterventionHistory {
     const numbers = names.map((n) => Number(SEGMENT.exec(n)![1]));
     const last = numbers.length ? numbers[numbers.length - 1] : 1;
     const log = new FileLog(dir, last, numbers.length ? last : 0, o);
+    // The starts that outlived their segments first; those the segments hold are the same or later.
+    log.cooldownFile = await CooldownFile.open(join(dir, "cooldowns.jsonl"), (s) => log.triggers.record(s.c, s.i, s.at, true));
     let lastBytes = 0;
     // Segment by segment, line by line: only the index, the cooldowns and the newest records stay.
     const keep = <T>(list: T[], item: T) => {
@@ -112,7 +132,8 @@ export class FileLog implements PredictionLog, InterventionHistory {
       if (list.length >= 2 * o.recentSize) list.splice(0, list.length - o.recentSize);
     };
     for (const [i, name] of names.entries()) {
-      log.segmentStarts.set(numbers[i], { position: log.index.next, seq: log.offset });
+      const start: SegmentStart = { position: log.index.next, seq: log.offset, lastStartAt: -Infinity };
+      log.segmentStarts.set(numbers[i], start);
       let seq = log.offset;
       const r = await readJsonl<Line>(join(dir, name), (line) => {
         seq++;
@@ -129,7 +150,10 @@ export class FileLog implements PredictionLog, InterventionHistory {
           log.index.add(record.prediction_id, record.customer_id, record.churn_probability, record.at, experimentOf(record));
           if (w && intervenes(record)) o.workflow?.restore(record, w.headers, seq);
           // Cooldowns are rebuilt from the logged recommendations; while serving, record() keeps them.
-          if (record.should_intervene && record.recommended_intervention) log.triggers.record(record.customer_id, record.recommended_intervention, record.at);
+          if (intervenes(record)) {
+            log.triggers.record(record.customer_id, record.recommended_intervention!, record.at);
+            start.lastStartAt = Math.max(start.lastStartAt, record.at);
+          }
           keep(log.recentPredictions, record);
         }
       });
@@ -140,7 +164,8 @@ export class FileLog implements PredictionLog, InterventionHistory {
     }
     // Opened after the read, which cut off any torn tail: the writer appends after the last whole line.
     log.writer = await JsonlWriter.open(join(dir, segmentName(last)), { commitIntervalMs: o.commitIntervalMs, retryMs: o.retryMs }, lastBytes);
-    if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, { position: log.index.next, seq: log.offset });
+    if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, { position: log.index.next, seq: log.offset, lastStartAt: -Infinity });
+    log.current = log.segmentStarts.get(last)!;
     for (const list of [log.recentPredictions, log.recentOutcomes]) list.splice(0, Math.max(0, list.length - o.recentSize));
     return log;
   }
@@ -158,7 +183,10 @@ export class FileLog implements PredictionLog, InterventionHistory {
   }
 
   private write(line: Line): void {
-    if (line.t === "p") this.index.add(line.prediction_id, line.customer_id, line.churn_probability, line.at, experimentOf(line));
+    if (line.t === "p") {
+      this.index.add(line.prediction_id, line.customer_id, line.churn_probability, line.at, experimentOf(line));
+      if (intervenes(line)) this.current.lastStartAt = Math.max(this.current.lastStartAt, line.at);
+    }
     this.writer.append(line);
     // No new segment while this one cannot be written: the next would not be either.
     if (this.writer.bytes >= this.o.maxSegmentBytes && !this.rotating && !this.writer.error) void this.rotate();
@@ -202,11 +230,21 @@ export class FileLog implements PredictionLog, InterventionHistory {
     return this.triggers.start(starts);
   }
 
+  /** The catalog's cooldowns (ms by intervention): a start is kept, across retention too, until its cooldown is over. */
+  setCooldowns(cooldowns: Map<string, number>): void {
+    this.triggers.setCooldowns(cooldowns);
+  }
+
+  /** Customers something is kept about (a retained prediction, a start in cooldown). */
+  get customerCount(): number {
+    return this.customers.size;
+  }
+
   recent(): { predictions: PredictionRecord[]; outcomes: LabelledOutcome[] } {
     return { predictions: this.recentPredictions, outcomes: this.recentOutcomes };
   }
 
-  /** Starts a new segment and deletes the oldest beyond retention (their undelivered workflow entries carried first). */
+  /** Starts a new segment, then has retention delete the oldest beyond it. */
   private async rotate(): Promise<void> {
     this.rotating = true;
     let next: JsonlWriter;
@@ -220,7 +258,8 @@ export class FileLog implements PredictionLog, InterventionHistory {
       return;
     }
     this.segment++;
-    this.segmentStarts.set(this.segment, { position: this.index.next, seq: this.appendedSeq });
+    this.current = { position: this.index.next, seq: this.appendedSeq, lastStartAt: -Infinity };
+    this.segmentStarts.set(this.segment, this.current);
     this.retiring = this.writer;
     this.writer = next;
     // Everything the old segment was given is written before it is closed, however long a full disk takes.
@@ -229,9 +268,25 @@ export class FileLog implements PredictionLog, InterventionHistory {
     this.offset += this.retiring.appendedSeq;
     this.retiring = null;
     this.rotating = false;
+    this.expiring = this.expiring.then(() => this.expire()).catch((err) => console.error(`${this.dir}: retention: ${(err as Error).message}`));
+    await this.expiring;
+  }
+
+  /** Deletes the oldest segments beyond retention, once what they hold that is still needed is elsewhere. */
+  private async expire(): Promise<void> {
     const names = (await readdir(this.dir)).filter((x) => SEGMENT.test(x)).sort();
     const expired = names.slice(0, Math.max(0, names.length - this.o.maxSegments));
+    if (expired.length === 0) return;
     const numberOf = (name: string) => Number(SEGMENT.exec(name)![1]);
+    const now = Date.now();
+    try {
+      const through = Math.max(...expired.map((name) => this.segmentStarts.get(numberOf(name))!.lastStartAt));
+      await this.triggers.carry(through, now, (starts) => this.cooldownFile.add(starts));
+      if (this.cooldownFile.wasteful(this.triggers.dropped)) await this.cooldownFile.rewrite(await this.triggers.carried(now));
+    } catch (err) {
+      console.error(`${this.dir}: segments kept past retention: their cooldowns could not be carried: ${(err as Error).message}`);
+      return;
+    }
     let deleted = 0;
     for (const [i, name] of expired.entries()) {
       try {
@@ -247,11 +302,15 @@ export class FileLog implements PredictionLog, InterventionHistory {
       this.segmentStarts.delete(numberOf(name));
       deleted++;
     }
+    if (deleted === 0) return;
     // Outcomes can no longer join what the deleted segments held.
-    if (deleted > 0) this.index.dropBefore(this.segmentStarts.get(numberOf(names[deleted]))!.position);
+    this.index.dropBefore(this.segmentStarts.get(numberOf(names[deleted]))!.position);
+    await this.customers.sweep((n) => this.triggers.prune(n, now) || this.index.holds(n));
   }
 
   async close(): Promise<void> {
     await this.writer.close();
+    await this.expiring;
+    await this.cooldownFile.close();
   }
 }

@@ -5,7 +5,7 @@
 // no object is kept per prediction; a prediction whose id has another format is not joinable.
 import { PredictionIds } from "../contract/ids.ts";
 import type { ExperimentArm, JoinedPrediction } from "../contract/records.ts";
-import { CustomerColumn, CustomerTable, growTo } from "./customer-table.ts";
+import { CustomerTable, growTo, type CustomerColumn } from "./customer-table.ts";
 import { ExperimentColumns } from "./experiment-columns.ts";
 
 /** A run of one process's predictions: sequence number s sits at position base + s, from `from` on. */
@@ -30,12 +30,15 @@ export class PredictionIndex {
   /** Treated or held out, with what (realized uplift joins outcomes to it). */
   private readonly experiments = new ExperimentColumns();
   /** Each customer's latest position. */
-  private readonly latest = new CustomerColumn();
+  private readonly latest: CustomerColumn;
   /** When each customer's latest prediction was made (ms since the epoch). */
-  private readonly latestAt = new CustomerColumn();
+  private readonly latestAt: CustomerColumn;
 
   /** `customers` may be shared with other per-customer state (the log's cooldowns share it). */
-  constructor(private readonly customers = new CustomerTable()) {}
+  constructor(private readonly customers = new CustomerTable()) {
+    this.latest = customers.column();
+    this.latestAt = customers.column();
+  }
 
   /** The position the next new prediction takes. */
   get next(): number {
@@ -86,6 +89,11 @@ export class PredictionIndex {
     const p = this.probabilities[at - this.first];
     if (Number.isNaN(p)) return undefined;
     return { prediction_id: o.prediction_id ?? this.idAt(at), churn_probability: p, ...this.experimentAt(at), labelled: this.labelled[at - this.first] === 1 };
+  }
+
+  /** Whether a prediction of the customer is retained. */
+  holds(customer: number): boolean {
+    return this.latest.get(customer) !== undefined;
   }
 
   /** Marks the prediction as joined by an outcome; false if it already was (or is not retained). */
