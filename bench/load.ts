@@ -144,7 +144,11 @@ export type Send = (n: number) => Promise<boolean>;
 /** Sends request n's body (the seed request as customer n, by default) to `url`; says each new kind of failure once. */
 export function restSender(url: string, body: (n: number) => string = seedBody): { send: Send; close: () => void } {
   const u = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  // FIFO: every open socket stays in use. With the default (LIFO), the sockets opened during a
+  // latency spike sit idle once it passes, the server closes them after its 5 s keep-alive
+  // timeout, and a request sent on one just as it closes fails with ECONNRESET (seen in the
+  // memory section's first minutes, with either build).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, scheduling: "fifo" });
   const said = new Set<string>();
   const failed = (reason: string) => {
     if (!said.has(reason)) console.warn(`${u.pathname}: a request failed: ${reason} (said once)`);

@@ -27,7 +27,7 @@ export class CooldownFile {
     return new CooldownFile(await JsonlWriter.open(path, { commitIntervalMs: 0 }), r.count);
   }
 
-  /** Appends the starts; resolves once they are durable (rejects, naming the file, if they cannot be). */
+  /** Appends the starts; resolves once they are durable (a failing write is retried until it succeeds, as the log's are). */
   async add(starts: Iterable<CarriedStart>): Promise<void> {
     let k = 0;
     for (const s of starts) {

@@ -30,7 +30,6 @@ export class CustomerTable {
   private readonly free: number[] = [];
   /** The columns a forgotten customer's values are cleared from. */
   private readonly columns: CustomerColumn[] = [];
-  private sweeping = false;
 
   /** Customers known now. */
   get size(): number {
@@ -78,27 +77,18 @@ export class CustomerTable {
     }
   }
 
-  /**
-   * Forgets every customer `keep` refuses: the id, its number and its values in every column. One
-   * sweep at a time: a call while one runs resolves with 0. Resolves with how many were forgotten.
-   */
+  /** Forgets every customer `keep` refuses: the id, its number and its values in every column. Resolves with how many. */
   async sweep(keep: (customer: number) => boolean, slice = SLICE): Promise<number> {
-    if (this.sweeping) return 0;
-    this.sweeping = true;
     let forgotten = 0;
-    try {
-      await this.visit((n) => {
-        if (keep(n)) return;
-        const id = this.ids[n]!;
-        this.shards[shardOf(id)].delete(id);
-        this.ids[n] = undefined;
-        for (const column of this.columns) column.clear(n);
-        this.free.push(n);
-        forgotten++;
-      }, slice);
-    } finally {
-      this.sweeping = false;
-    }
+    await this.visit((n) => {
+      if (keep(n)) return;
+      const id = this.ids[n]!;
+      this.shards[shardOf(id)].delete(id);
+      this.ids[n] = undefined;
+      for (const column of this.columns) column.clear(n);
+      this.free.push(n);
+      forgotten++;
+    }, slice);
     return forgotten;
   }
 }
