@@ -170,7 +170,12 @@ export class JsonlWriter {
 
   /** Queues a line; returns its sequence number. Never blocks the caller. */
   append(entry: unknown): number {
-    const line = JSON.stringify(entry) + "\n";
+    return this.appendLine(JSON.stringify(entry));
+  }
+
+  /** Queues a line already serialised (one JSON value, no newline). */
+  appendLine(json: string): number {
+    const line = json + "\n";
     this.pending.push(line);
     this.bytes += Buffer.byteLength(line);
     if (!this.failure) this.timer ??= setTimeout(() => void this.commit(), this.o.commitIntervalMs);
