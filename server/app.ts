@@ -97,7 +97,7 @@ async function postgresStores(config: Config, url: string, monitor: Monitor, fee
   await outbox.start();
   return {
     customers, log, history: new PostgresInterventionHistory(db, correlationHeaders), outbox, monitorObservers: [],
-    // Each start is a row of its own, kept whatever the cooldowns.
+    // Cooldowns are the database's rows (one per customer and intervention): this process keeps none.
     setBundle() {},
     async feedMonitor() {
       feed.current = await FleetFeed.open(db, { onPredictions: (r) => monitor.onPredictions(r), onOutcomes: (o) => monitor.onOutcomes(o), onAlert: (e) => monitor.alerts.apply(e) });

@@ -8,7 +8,7 @@
 // of requests arriving while one statement is in flight go together in the next, one sync for all
 // of them (group commit, without a timer: a lone request is sent at once).
 import type { InterventionHistory, InterventionStart } from "../../contract/storage.ts";
-import { recordset, type Database } from "./connect.ts";
+import { recordset, texts, type Database } from "./connect.ts";
 
 interface Call {
   starts: InterventionStart[];
@@ -32,7 +32,7 @@ export class PostgresInterventionHistory implements InterventionHistory {
   async lastTriggered(customerIds: readonly string[]): Promise<Map<string, Record<string, number>>> {
     const result = new Map<string, Record<string, number>>(customerIds.map((id) => [id, {}]));
     const rows = await this.db.run((sql) => sql<{ customer_id: string; intervention: string; last_ms: number }[]>`
-      SELECT customer_id, intervention, last_ms::float8 AS last_ms FROM cooldowns WHERE customer_id = ANY(${[...new Set(customerIds)]})`);
+      SELECT customer_id, intervention, last_ms::float8 AS last_ms FROM cooldowns WHERE customer_id IN (SELECT ${texts(sql, [...new Set(customerIds)])})`);
     for (const r of rows) result.get(r.customer_id)![r.intervention] = r.last_ms;
     return result;
   }

@@ -10,7 +10,7 @@ import { PROFILE_FIELDS, type CustomerEvent } from "../../contract/events.ts";
 import { horizonOf, summarize, summaryRows, type Summary } from "../../profiles/compact.ts";
 import { deriveProfile } from "../../profiles/derive.ts";
 import { eventRows, eventTime, RowBuffer, StringTable, type EventFacts } from "../../profiles/rows.ts";
-import { Database, recordset, type PostgresOptions } from "./connect.ts";
+import { Database, recordset, texts, type PostgresOptions } from "./connect.ts";
 
 /** Advisory lock keys: the cutoff (shared by ingests, exclusive to raise it), and compaction work. */
 const CUTOFF_LOCK = "7163850512018600001";
@@ -92,7 +92,7 @@ export class PostgresCustomerData implements CustomerData {
         (SELECT summary FROM customer_summaries WHERE customer_id = x.id) AS summary,
         (SELECT json_agg(json_build_array(type, at_ms, amount, paid_late, fields))
            FROM customer_events WHERE customer_id = x.id) AS events
-      FROM unnest(${ids}::text[]) AS x(id)`);
+      FROM ${texts(sql, ids)} AS x(id)`);
     refuseBeforeHorizon(queries, horizonOf(rows[0]?.cutoff ?? -Infinity));
     const byId = new Map(rows.map((r) => [r.customer_id, r]));
     return queries.map(({ customer_id, at }) => {
@@ -128,7 +128,7 @@ export class PostgresCustomerData implements CustomerData {
           INSERT INTO customer_summaries (customer_id, summary)
           SELECT customer_id, summary FROM ${recordset(tx, summaries)} AS x(customer_id text, summary jsonb)
           ON CONFLICT (customer_id) DO UPDATE SET summary = EXCLUDED.summary`;
-        await tx`DELETE FROM customer_events WHERE customer_id = ANY(${chunk.map((c) => c.customer_id)}) AND at_ms < ${before}`;
+        await tx`DELETE FROM customer_events WHERE customer_id IN (SELECT ${texts(tx, chunk.map((c) => c.customer_id))}) AND at_ms < ${before}`;
         return false;
       }), COMPACT_TIMEOUT_MS);
       if (done) return;
