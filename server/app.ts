@@ -57,8 +57,8 @@ interface Stores {
   monitorObservers: PredictionObserver[];
   /** Fills the monitor's windows from the store (once the bundle's reference has set them up), and keeps them fed if the store does. */
   feedMonitor(): Promise<void>;
-  /** A bundle was loaded: the store keeps each start until its intervention's cooldown is over. */
-  setBundle(bundle: Bundle): void;
+  /** A bundle was loaded: the store keeps each start until its intervention's cooldown is over; absent: the database keeps them. */
+  setBundle?(bundle: Bundle): void;
   /** Customers this process keeps state about (a retained prediction, a start in cooldown); absent: the database keeps it. */
   customersKept?(): number;
   close(): Promise<void>;
@@ -97,8 +97,6 @@ async function postgresStores(config: Config, url: string, monitor: Monitor, fee
   await outbox.start();
   return {
     customers, log, history: new PostgresInterventionHistory(db, correlationHeaders), outbox, monitorObservers: [],
-    // Cooldowns are the database's rows (one per customer and intervention): this process keeps none.
-    setBundle() {},
     async feedMonitor() {
       feed.current = await FleetFeed.open(db, { onPredictions: (r) => monitor.onPredictions(r), onOutcomes: (o) => monitor.onOutcomes(o), onAlert: (e) => monitor.alerts.apply(e) });
     },
@@ -150,7 +148,7 @@ export async function createApp(config: Config, monitorOptions: MonitorOptions =
     overrides: { threshold: config.threshold, holdout: config.holdout, holdoutSalt: config.holdoutSalt },
     replica: config.replicaId,
     onBundle: (bundle) => {
-      stores.setBundle(bundle);
+      stores.setBundle?.(bundle);
       monitor.setBundle(bundle.version, bundle.reference, config.holdout ?? bundle.manifest.decision.holdout);
     },
   });

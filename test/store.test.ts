@@ -180,25 +180,32 @@ describe("cooldowns and customers across retention", () => {
     expect(await log.start([{ customer_id: customer, intervention, at, cooldown_ms: cooldowns.get(intervention) ?? 0, workflow: {} as never }])).toEqual([true]);
     log.onPredictions([fakeRecord(i, { customer_id: customer, should_intervene: true, recommended_intervention: intervention, at })]);
   }
-  /** Fills segments with other customers' predictions until every segment that held `first..` is deleted. */
-  async function rollOver(log: FileLog, from: number) {
-    for (let i = from; i < from + 120; i++) {
+  const small = { maxSegmentBytes: 2_000, maxSegments: 2 };
+  /**
+   * A log of 2 small segments (the catalog's cooldowns set, unless `bundle` is false) given these
+   * starts, then filled with other customers' predictions until the segments that held them are deleted.
+   */
+  async function startsRolledOver(dir: string, starts: [customer: string, intervention: string, at: number][], bundle = true) {
+    const log = await FileLog.open(dir, small);
+    if (bundle) log.setCooldowns(cooldowns);
+    for (const [i, [customer, intervention, at]] of starts.entries()) await started(log, i, customer, intervention, at);
+    for (let i = starts.length; i < starts.length + 120; i++) {
       log.onPredictions([fakeRecord(i, { customer_id: `filler${i}`, at: Date.now() })]);
       await log.flushed();
     }
     await new Promise((r) => setTimeout(r, 50));
+    return log;
   }
 
   it("keeps a start in cooldown after its segment is deleted, across a restart, and forgets one whose cooldown is over", async () => {
     const dir = tempDir();
     const now = Date.now();
-    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
-    log.setCooldowns(cooldowns);
-    await started(log, 0, "vip", "retention_call", now - 10 * DAY);
-    await started(log, 1, "lapsed", "email_nudge", now - 8 * DAY);
-    await started(log, 2, "both", "email_nudge", now - 1 * DAY);
-    await started(log, 3, "both", "retention_call", now - 40 * DAY);
-    await rollOver(log, 4);
+    const log = await startsRolledOver(dir, [
+      ["vip", "retention_call", now - 10 * DAY],
+      ["lapsed", "email_nudge", now - 8 * DAY],
+      ["both", "email_nudge", now - 1 * DAY],
+      ["both", "retention_call", now - 40 * DAY],
+    ]);
     expect((await log.join([{ prediction_id: id(0) }]))[0]).toBeUndefined();
     const expected = new Map([["vip", { retention_call: now - 10 * DAY }], ["lapsed", {}], ["both", { email_nudge: now - 1 * DAY }]]);
     expect(await log.lastTriggered(["vip", "lapsed", "both"])).toEqual(expected);
@@ -210,7 +217,7 @@ describe("cooldowns and customers across retention", () => {
     expect(lines).toEqual(expect.arrayContaining([{ c: "vip", i: "retention_call", at: now - 10 * DAY }, { c: "both", i: "email_nudge", at: now - 1 * DAY }]));
     expect(lines).toHaveLength(2);
 
-    const again = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
+    const again = await FileLog.open(dir, small);
     expect(await again.lastTriggered(["vip", "lapsed", "both"])).toEqual(expected);
     // Still in cooldown after the restart: a second start is refused.
     expect(await again.start([{ customer_id: "vip", intervention: "retention_call", at: now, cooldown_ms: 30 * DAY, workflow: {} as never }])).toEqual([false]);
@@ -218,22 +225,14 @@ describe("cooldowns and customers across retention", () => {
   });
 
   it("keeps every start until a bundle says how long its cooldown is", async () => {
-    const dir = tempDir();
-    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
-    await started(log, 0, "old", "email_nudge", 1);
-    await rollOver(log, 1);
+    const log = await startsRolledOver(tempDir(), [["old", "email_nudge", 1]], false);
     expect((await log.lastTriggered(["old"])).get("old")).toEqual({ email_nudge: 1 });
     await log.close();
   });
 
   it("a start of an intervention the catalog no longer names is kept for the catalog's longest cooldown", async () => {
-    const dir = tempDir();
     const now = Date.now();
-    const log = await FileLog.open(dir, { maxSegmentBytes: 2_000, maxSegments: 2 });
-    log.setCooldowns(cooldowns);
-    await started(log, 0, "a", "retired_offer", now - 20 * DAY);
-    await started(log, 1, "b", "retired_offer", now - 31 * DAY);
-    await rollOver(log, 2);
+    const log = await startsRolledOver(tempDir(), [["a", "retired_offer", now - 20 * DAY], ["b", "retired_offer", now - 31 * DAY]]);
     expect(await log.lastTriggered(["a", "b"])).toEqual(new Map([["a", { retired_offer: now - 20 * DAY }], ["b", {}]]));
     await log.close();
   });

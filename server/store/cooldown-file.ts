@@ -22,8 +22,6 @@ export class CooldownFile {
   /** Reads the file's starts into `visit` and opens it for appending. */
   static async open(path: string, visit: (start: CarriedStart) => void): Promise<CooldownFile> {
     const r = await readJsonl<CarriedStart>(path, visit);
-    if (r.tornBytes) console.warn(`${path}: dropped a torn last line (${r.tornBytes} bytes) left by a crash`);
-    if (r.skipped) console.warn(`${path}: skipped ${r.skipped} unreadable line(s)`);
     return new CooldownFile(await JsonlWriter.open(path, { commitIntervalMs: 0 }), r.count);
   }
 

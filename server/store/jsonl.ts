@@ -8,10 +8,7 @@ import { dirname } from "node:path";
 export interface ReadResult {
   /** Lines parsed and visited. */
   count: number;
-  /** A torn last line (a write cut short by a crash) was cut off the file. */
-  tornBytes: number;
-  /** Lines that did not parse (not produced by this writer: left in place, skipped). */
-  skipped: number;
+  /** The file's length once a torn last line is cut off. */
   bytes: number;
 }
 
@@ -21,7 +18,7 @@ const LINES_PER_TURN = 2000;
 /**
  * Visits every complete line's entry in order, holding no more than the file's text (segments are
  * large: an array of every entry of every segment would not fit a default heap); cuts off a torn
- * tail so that appends continue on a clean line. `wanted`: only lines it accepts are parsed (a
+ * tail so that appends continue on a clean line, and says so (as it says lines it skipped). `wanted`: only lines it accepts are parsed (a
  * reader that needs few of them skips the parsing of the rest).
  */
 export async function readJsonl<T>(path: string, visit: (entry: T) => void, wanted?: (line: string) => boolean): Promise<ReadResult> {
@@ -29,7 +26,7 @@ export async function readJsonl<T>(path: string, visit: (entry: T) => void, want
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { count: 0, tornBytes: 0, skipped: 0, bytes: 0 };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { count: 0, bytes: 0 };
     throw err;
   }
   const end = text.lastIndexOf("\n") + 1;
@@ -54,7 +51,10 @@ export async function readJsonl<T>(path: string, visit: (entry: T) => void, want
     count++;
     visit(entry);
   }
-  return { count, tornBytes, skipped, bytes };
+  // Said here, for every reader: what was cut off or skipped, and where.
+  if (tornBytes) console.warn(`${path}: dropped a torn last line (${tornBytes} bytes) left by a crash`);
+  if (skipped) console.warn(`${path}: skipped ${skipped} unreadable line(s)`);
+  return { count, bytes };
 }
 
 /** Writes all of `data` at the file's end: a write(2) may write only part of it (a disk filling up). */

@@ -85,8 +85,6 @@ export class FileLog implements PredictionLog, InterventionHistory {
   private readonly index = new PredictionIndex(this.customers);
   /** Each segment's start (forgotten with the segment). */
   private readonly segmentStarts = new Map<number, SegmentStart>();
-  /** The segment being written's. */
-  private current!: SegmentStart;
   private readonly recentPredictions: PredictionRecord[] = [];
   private readonly recentOutcomes: LabelledOutcome[] = [];
   private readonly triggers = new MemoryInterventionHistory(this.customers);
@@ -157,15 +155,12 @@ export class FileLog implements PredictionLog, InterventionHistory {
           keep(log.recentPredictions, record);
         }
       });
-      if (r.tornBytes) console.warn(`${join(dir, name)}: dropped a torn last line (${r.tornBytes} bytes) left by a crash`);
-      if (r.skipped) console.warn(`${join(dir, name)}: skipped ${r.skipped} unreadable line(s)`);
       log.offset += r.count;
       if (numbers[i] === last) lastBytes = r.bytes;
     }
     // Opened after the read, which cut off any torn tail: the writer appends after the last whole line.
     log.writer = await JsonlWriter.open(join(dir, segmentName(last)), { commitIntervalMs: o.commitIntervalMs, retryMs: o.retryMs }, lastBytes);
     if (!log.segmentStarts.has(last)) log.segmentStarts.set(last, { position: log.index.next, seq: log.offset, lastStartAt: -Infinity });
-    log.current = log.segmentStarts.get(last)!;
     for (const list of [log.recentPredictions, log.recentOutcomes]) list.splice(0, Math.max(0, list.length - o.recentSize));
     return log;
   }
@@ -198,12 +193,12 @@ export class FileLog implements PredictionLog, InterventionHistory {
   onPredictions(records: PredictionRecord[]): void {
     for (const r of records) {
       this.index.add(r.prediction_id, r.customer_id, r.churn_probability, r.at, experimentOf(r));
-      if (!intervenes(r)) {
-        this.write("p", r);
-        continue;
+      const starts = intervenes(r);
+      if (starts) {
+        const current = this.segmentStarts.get(this.segment)!;
+        current.lastStartAt = Math.max(current.lastStartAt, r.at);
       }
-      this.current.lastStartAt = Math.max(this.current.lastStartAt, r.at);
-      if (!this.o.workflow) {
+      if (!starts || !this.o.workflow) {
         this.write("p", r);
         continue;
       }
@@ -267,8 +262,7 @@ export class FileLog implements PredictionLog, InterventionHistory {
       return;
     }
     this.segment++;
-    this.current = { position: this.index.next, seq: this.appendedSeq, lastStartAt: -Infinity };
-    this.segmentStarts.set(this.segment, this.current);
+    this.segmentStarts.set(this.segment, { position: this.index.next, seq: this.appendedSeq, lastStartAt: -Infinity });
     this.retiring = this.writer;
     this.writer = next;
     // Everything the old segment was given is written before it is closed, however long a full disk takes.

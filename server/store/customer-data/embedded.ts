@@ -90,8 +90,6 @@ export class EmbeddedCustomerData implements CustomerData {
         continue;
       }
       const r = await readJsonl<Line>(path, (line) => ("e" in line ? store.applyEvents(line.e, true) : store.applyRows(line.r)));
-      if (r.tornBytes) console.warn(`${path}: dropped a torn last line (${r.tornBytes} bytes) left by a crash`);
-      if (r.skipped) console.warn(`${path}: skipped ${r.skipped} unreadable line(s)`);
       if (n === last) store.writer.bytes = r.bytes;
     }
     for (const n of snapshots.slice(0, -1)) await rm(join(dir, snapshotName(n)), { recursive: true, force: true });
