@@ -1,5 +1,5 @@
-// tRPC over HTTP through tRPC's Fetch adapter, with the body read here whole and the answer
-// written whole. tRPC's Node adapter streams both through web streams (a ReadableStream pulling
+// tRPC over HTTP: plain mutation calls answered directly (trpc-mutations.ts), the rest through
+// tRPC's Fetch adapter, with the body read here whole and the answer written whole. tRPC's Node adapter streams both through web streams (a ReadableStream pulling
 // the request, a reader pushing the response, an AbortController per call), which cost the server
 // more than the call's own work; a tRPC body is one JSON document, so nothing is gained by
 // streaming it. The guard (trpc-guard.ts) runs first.
@@ -8,6 +8,7 @@ import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { ClientGone, readBody, send } from "../api/rest.ts";
 import { RequestError } from "../contract/errors.ts";
+import { answerMutations, type Answer } from "./trpc-mutations.ts";
 
 export interface TrpcHttpOptions<TRouter extends AnyRouter> {
   router: TRouter;
@@ -35,6 +36,13 @@ export function trpcOverHttp<TRouter extends AnyRouter>(o: TrpcHttpOptions<TRout
 async function handle<TRouter extends AnyRouter>(o: TrpcHttpOptions<TRouter>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method ?? "GET";
   const body = method === "GET" || method === "HEAD" ? undefined : (await readBody(req, o.maxBodySize)).toString("utf8");
+  const answer = (body !== undefined && (await answerMutations(o.router, o.endpoint, req, body, () => o.createContext(req)))) || (await throughFetch(o, req, method, body));
+  answer.headers["content-length"] = String(Buffer.byteLength(answer.body));
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
+}
+
+async function throughFetch<TRouter extends AnyRouter>(o: TrpcHttpOptions<TRouter>, req: IncomingMessage, method: string, body: string | undefined): Promise<Answer> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
@@ -48,10 +56,7 @@ async function handle<TRouter extends AnyRouter>(o: TrpcHttpOptions<TRouter>, re
     router: o.router,
     createContext: () => o.createContext(req) as never,
   });
-  const text = Buffer.from(await response.arrayBuffer());
   const out: Record<string, string> = {};
   response.headers.forEach((value, name) => (out[name] = value));
-  out["content-length"] = String(text.length);
-  res.writeHead(response.status, out);
-  res.end(text);
+  return { status: response.status, headers: out, body: await response.text() };
 }
