@@ -34,6 +34,7 @@ const input = fc.oneof(
 const call = fc.record({
   paths: fc.array(fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...MUTATIONS) }, { weight: 1, arbitrary: fc.constantFrom("health", "nope", "customers.get") }), { minLength: 1, maxLength: 3 }),
   batch: fc.boolean(),
+  slash: fc.boolean(),
   inputs: fc.array(input, { minLength: 3, maxLength: 3 }),
   /** A body that is not what the inputs say: not JSON, or not an object for a batch. */
   odd: fc.option(fc.constantFrom("{", "[1,2]", "null", '"x"', "", "1e999"), { freq: 5 }),
@@ -51,9 +52,9 @@ afterAll(() => {
 it("answers plain mutation calls exactly as tRPC's Fetch handler does", async () => {
   let direct = 0;
   await fc.assert(
-    fc.asyncProperty(call, async ({ paths, batch, inputs, odd, scopes }) => {
+    fc.asyncProperty(call, async ({ paths, batch, slash, inputs, odd, scopes }) => {
       const used = batch ? paths : paths.slice(0, 1);
-      const url = `/trpc/${used.join(",")}${batch ? "?batch=1" : ""}`;
+      const url = `/trpc/${used.join(",")}${slash ? "/" : ""}${batch ? "?batch=1" : ""}`;
       const body = odd ?? (batch ? JSON.stringify(Object.fromEntries(used.map((_, i) => [i, inputs[i]]))) : inputs[0] === undefined ? "" : JSON.stringify(inputs[0]));
       const headers = { "content-type": "application/json" };
       const req = { method: "POST", url, headers } as unknown as IncomingMessage;
