@@ -100,6 +100,9 @@ it("leaves every other call to tRPC", async () => {
     ["POST", "/trpc/predict", { accept: "application/jsonl" }],
     ["POST", "/trpc/predict", { "content-type": "application/json-seq" }],
     ["POST", "/other/predict"],
+    ["POST", "/trpc/constructor"],
+    ["POST", "/trpc/__proto__"],
+    ["POST", "/trpc/predict,toString?batch=1"],
   ] as [string, string, Record<string, string>?][]) {
     expect(await ask(method, url, headers), `${method} ${url}`).toBeNull();
   }

@@ -1,8 +1,9 @@
 // tRPC over HTTP: plain mutation calls answered directly (trpc-mutations.ts), the rest through
-// tRPC's Fetch adapter, with the body read here whole and the answer written whole. tRPC's Node adapter streams both through web streams (a ReadableStream pulling
-// the request, a reader pushing the response, an AbortController per call), which cost the server
-// more than the call's own work; a tRPC body is one JSON document, so nothing is gained by
-// streaming it. The guard (trpc-guard.ts) runs first.
+// tRPC's Fetch adapter, with the body read here whole and the answer written whole. tRPC's Node
+// adapter streams both through web streams (a ReadableStream pulling the request, a reader pushing
+// the response, an AbortController per call), which cost the server more than the call's own
+// work; a tRPC body is one JSON document, so nothing is gained by streaming it. The guard
+// (trpc-guard.ts) runs first.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AnyRouter } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";

@@ -3,10 +3,11 @@
 // through tRPC's own procedure call and error shape, without the Fetch `Request` and `Response`
 // around them. Those, their web streams and the abort signals tRPC makes for each call cost the
 // server nearly a REST call's whole work: at 500 `predict` calls/s, 1.26-1.36 ms of server CPU a
-// call through the Fetch handler, 0.84-0.92 ms answered here, 0.67-0.81 ms over REST. Anything else (queries, a streaming accept header, a path or query string
-// other than the plain ones, a body that is not JSON) is left to tRPC's handler. Not repeated:
-// tRPC's refusal of a mutation whose result holds promises or async iterables (a streamed answer
-// on a non-streaming call); this router's mutations return plain data.
+// call through the Fetch handler, 0.84-0.92 ms answered here, 0.67-0.81 ms over REST. Anything
+// else (queries, a streaming accept header, a path or query string other than the plain ones, a
+// body that is not JSON) is left to tRPC's handler. Not repeated: tRPC's refusal of a mutation
+// whose result holds promises or async iterables (a streamed answer on a non-streaming call);
+// this router's mutations return plain data.
 import type { IncomingMessage } from "node:http";
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, transformTRPCResponse, type AnyRouter, type TRPCError } from "@trpc/server";
 import { getHTTPStatusCode } from "@trpc/server/http";
@@ -32,7 +33,7 @@ export async function answerMutations(router: AnyRouter, endpoint: string, req: 
   const batch = m[2] !== undefined;
   const paths = batch ? m[1].split(",") : [m[1]];
   const def = router._def;
-  if (!paths.every((p) => def.procedures[p]?._def.type === "mutation")) return null;
+  if (!paths.every((p) => Object.hasOwn(def.procedures, p) && def.procedures[p]._def?.type === "mutation")) return null;
   let inputs: unknown;
   try {
     inputs = body === "" ? undefined : JSON.parse(body);
