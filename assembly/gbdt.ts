@@ -279,19 +279,34 @@ export function gbdt_scratch_bytes(model: usize): i32 {
   }
 }
 
-/** Adds one tree's leaf output to its class's score (called in tree order). */
-@inline function addLeaf(model: usize, nodes: usize, out: usize, t: i32, nClass: i32, code: i32, row: usize, linear: bool): void {
+/**
+ * Adds one tree's leaf output (called in tree order): with one class to `sum`, which is returned;
+ * else to its class's score in `out`.
+ */
+@inline function addLeaf(sum: f64, model: usize, nodes: usize, out: usize, t: i32, nClass: i32, code: i32, row: usize, linear: bool, oneClass: bool): f64 {
+  const v = leafOutput(model, nodes, code, row, linear);
+  if (oneClass) return sum + v;
   const p = out + (<usize>(t % nClass) << 3);
-  store<f64>(p, load<f64>(p) + leafOutput(model, nodes, code, row, linear));
+  store<f64>(p, load<f64>(p) + v);
+  return sum;
 }
 
 @inline function rowAcrossTrees(model: usize, row: usize, out: usize, plain: bool, noNaN: bool): void {
+  // One class (binary, regression): the outputs are summed in a local rather than through memory,
+  // and no tree's class is worked out (an integer division per tree).
+  if (hdr(model, GBDT_N_CLASS) == 1) store<f64>(out, rowTrees(model, row, out, plain, noNaN, true));
+  else rowTrees(model, row, out, plain, noNaN, false);
+}
+
+/** Eight trees in lockstep; with `oneClass` returns the row's score (out[0] is 0 before). */
+@inline function rowTrees(model: usize, row: usize, out: usize, plain: bool, noNaN: bool, oneClass: bool): f64 {
   const nTrees = hdr(model, GBDT_N_TREES);
   const nClass = hdr(model, GBDT_N_CLASS);
   const roots = hptr(model, GBDT_ROOTS);
   const nodes = hptr(model, GBDT_NODES);
   const catWords = hptr(model, GBDT_CAT_WORDS);
   const linear = hptr(model, GBDT_LINEAR) != 0;
+  let sum = 0.0;
   let t = 0;
   for (; t + 7 < nTrees; t += 8) {
     const r = roots + (<usize>t << 2);
@@ -314,18 +329,19 @@ export function gbdt_scratch_bytes(model: usize): i32 {
       h = advance(nodes, h, row, catWords, plain, noNaN);
     }
     // Added in tree order, each to its class.
-    addLeaf(model, nodes, out, t, nClass, a, row, linear);
-    addLeaf(model, nodes, out, t + 1, nClass, b, row, linear);
-    addLeaf(model, nodes, out, t + 2, nClass, c, row, linear);
-    addLeaf(model, nodes, out, t + 3, nClass, d, row, linear);
-    addLeaf(model, nodes, out, t + 4, nClass, e, row, linear);
-    addLeaf(model, nodes, out, t + 5, nClass, f, row, linear);
-    addLeaf(model, nodes, out, t + 6, nClass, g, row, linear);
-    addLeaf(model, nodes, out, t + 7, nClass, h, row, linear);
+    sum = addLeaf(sum, model, nodes, out, t, nClass, a, row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t + 1, nClass, b, row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t + 2, nClass, c, row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t + 3, nClass, d, row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t + 4, nClass, e, row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t + 5, nClass, f, row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t + 6, nClass, g, row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t + 7, nClass, h, row, linear, oneClass);
   }
   for (; t < nTrees; t++) {
-    addLeaf(model, nodes, out, t, nClass, descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords), row, linear);
+    sum = addLeaf(sum, model, nodes, out, t, nClass, descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords), row, linear, oneClass);
   }
+  return sum;
 }
 
 export function gbdt_predict_raw(model: usize, rows: usize, nRows: i32, out: usize, scratch: usize): void {

@@ -37,6 +37,10 @@ for (const [evaluatorName, make] of Object.entries(gbdtEvaluators)) {
         expect(maxAbsDiff(ev.predictRaw(m.data, m.nRows), readPredictions("lightgbm", name, "pred_raw.txt"), k)).toBeLessThanOrEqual(1e-12);
         expect(maxAbsDiff(ev.predict(m.data, m.nRows), readPredictions("lightgbm", name, "pred_normal.txt"), k)).toBeLessThanOrEqual(1e-12);
         expect(maxAbsDiff(ev.predictLeaf(m.data, m.nRows), readPredictions("lightgbm", name, "pred_leaf.txt"), model.trees.length)).toBe(0);
+        // Every row alone too: the path of a single prediction (eight trees in lockstep), not the block walk.
+        const alone = new Float64Array(m.nRows * k);
+        for (let r = 0; r < m.nRows; r++) alone.set(ev.predict(m.data.subarray(r * m.nCols, (r + 1) * m.nCols), 1), r * k);
+        expect(maxAbsDiff(alone, readPredictions("lightgbm", name, "pred_normal.txt"), k)).toBeLessThanOrEqual(1e-12);
         if (name === "linear_tree") {
           expect(() => ev.predictContrib(m.data, 1)).toThrow(/linear trees/);
         } else {
