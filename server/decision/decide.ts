@@ -78,9 +78,8 @@ export function exclusion(
 ): string | null {
   for (const rule of iv.rules) if (!ruleHolds(rule, values[rule.field] ?? null)) return describeRule(rule);
   const at = last(iv.name);
-  if (at !== undefined && iv.cooldown_days > 0 && now - at < cooldownMs(iv)) {
-    return `in cooldown until ${new Date(at + cooldownMs(iv)).toISOString()}`;
-  }
+  const cooldown = cooldownMs(iv);
+  if (at !== undefined && cooldown > 0 && now - at < cooldown) return `in cooldown until ${new Date(at + cooldown).toISOString()}`;
   if (maxCost !== null && iv.cost > maxCost) return `cost ${iv.cost} exceeds max_cost ${maxCost}`;
   return null;
 }

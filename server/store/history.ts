@@ -64,23 +64,34 @@ export class MemoryInterventionHistory implements InterventionHistory {
 
   async start(starts: InterventionStart[]): Promise<boolean[]> {
     return starts.map((s) => {
-      const previous = this.last.get(s.intervention)?.at.get(this.customers.find(s.customer_id));
+      const kind = this.startsOf(s.intervention);
+      const n = this.customers.numberOf(s.customer_id);
+      const previous = kind.at.get(n);
       if (previous !== undefined && previous > s.at - s.cooldown_ms) return false;
-      this.record(s.customer_id, s.intervention, s.at);
+      this.put(kind, n, previous, s.at, false);
       return true;
     });
   }
 
   /** A start read back at open (from the log, or `carried`: from the cooldown file); the latest of a customer's starts counts. */
   record(customerId: string, intervention: string, at: number, carried = false): void {
+    const kind = this.startsOf(intervention);
+    const n = this.customers.numberOf(customerId);
+    this.put(kind, n, kind.at.get(n), at, carried);
+  }
+
+  private startsOf(intervention: string): Starts {
     let starts = this.last.get(intervention);
     if (!starts) {
       starts = { intervention, at: this.customers.column(), carried: this.customers.column(), cooldownMs: this.cooldownOf(intervention) };
       this.last.set(intervention, starts);
       this.all.push(starts);
     }
-    const n = this.customers.numberOf(customerId);
-    const previous = starts.at.get(n);
+    return starts;
+  }
+
+  /** Customer n's start `at`, after `previous` (the latest counts; a replaced carried start is a dead line of the file). */
+  private put(starts: Starts, n: number, previous: number | undefined, at: number, carried: boolean): void {
     if (previous !== undefined && previous >= at) {
       if (carried && previous === at) starts.carried.set(n, at);
       return;
@@ -96,7 +107,7 @@ export class MemoryInterventionHistory implements InterventionHistory {
     for (const starts of this.all) {
       const at = starts.at.get(customer);
       if (at === undefined) continue;
-      if (now - at < starts.cooldownMs) left = true;
+      if (MemoryInterventionHistory.blocks(starts, at, now)) left = true;
       else {
         if (starts.carried.get(customer) === at) this.dropped++;
         starts.at.clear(customer);
@@ -104,6 +115,21 @@ export class MemoryInterventionHistory implements InterventionHistory {
       }
     }
     return left;
+  }
+
+  /** Whether the customer's start `at` of these starts still blocks another at `now`. */
+  private static blocks(starts: Starts, at: number, now: number): boolean {
+    return now - at < starts.cooldownMs;
+  }
+
+  /** Visits every start still blocking at `now` (by customer number and index in `all`), a slice of customers per turn. */
+  private blocking(now: number, fn: (customer: number, k: number, at: number) => void): Promise<void> {
+    return this.customers.visit((customer) => {
+      for (let k = 0; k < this.all.length; k++) {
+        const at = this.all[k].at.get(customer);
+        if (at !== undefined && MemoryInterventionHistory.blocks(this.all[k], at, now)) fn(customer, k, at);
+      }
+    });
   }
 
   /**
@@ -116,15 +142,11 @@ export class MemoryInterventionHistory implements InterventionHistory {
     const customers: number[] = [];
     const kinds: number[] = [];
     const ats: number[] = [];
-    await this.customers.visit((customer) => {
-      for (let k = 0; k < this.all.length; k++) {
-        const starts = this.all[k];
-        const at = starts.at.get(customer);
-        if (at === undefined || at > through || starts.carried.get(customer) === at || now - at >= starts.cooldownMs) continue;
-        customers.push(customer);
-        kinds.push(k);
-        ats.push(at);
-      }
+    await this.blocking(now, (customer, k, at) => {
+      if (at > through || this.all[k].carried.get(customer) === at) return;
+      customers.push(customer);
+      kinds.push(k);
+      ats.push(at);
     });
     if (customers.length === 0) return;
     const all = this.all;
@@ -143,11 +165,8 @@ export class MemoryInterventionHistory implements InterventionHistory {
   async carried(now: number): Promise<CarriedStart[]> {
     this.dropped = 0;
     const kept: CarriedStart[] = [];
-    await this.customers.visit((customer) => {
-      for (const starts of this.all) {
-        const at = starts.carried.get(customer);
-        if (at !== undefined && starts.at.get(customer) === at && now - at < starts.cooldownMs) kept.push({ c: this.customers.idOf(customer)!, i: starts.intervention, at });
-      }
+    await this.blocking(now, (customer, k, at) => {
+      if (this.all[k].carried.get(customer) === at) kept.push({ c: this.customers.idOf(customer)!, i: this.all[k].intervention, at });
     });
     return kept;
   }
