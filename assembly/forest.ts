@@ -378,10 +378,15 @@ export function forest_effects(
             accumulate(acc + (<usize>(c * 6) << 3), ua);
             accumulate(acc + (<usize>((c + 1) * 6) << 3), ub);
           }
+          // The last of an odd count: summed in the same order as in a pair, so that a contrast's
+          // answer does not depend on which others the call asked for.
           if (c < nc) {
             const kc = kr + (<usize>(c * width) << 3);
-            let u = 0.0;
-            for (let i = 0; i < width; i++) u += load<f64>(kc + (<usize>i << 3)) * load<f64>(st + (<usize>i << 3));
+            let sc = f64x2.splat(0);
+            let i = 0;
+            for (; i + 1 < width; i += 2) sc = f64x2.add(sc, f64x2.mul(v128.load(kc + (<usize>i << 3)), v128.load(st + (<usize>i << 3))));
+            let u = f64x2.extract_lane(sc, 0) + f64x2.extract_lane(sc, 1);
+            if (i < width) u += load<f64>(kc + (<usize>i << 3)) * load<f64>(st + (<usize>i << 3));
             accumulate(acc + (<usize>(c * 6) << 3), u);
           }
         }

@@ -1,6 +1,7 @@
 // The causal forest fixture: every row, every column of EconML's reference_effects.csv, for both
 // evaluators, within |got - want| <= 1e-12 + 1e-9 |want|.
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { readMatrix } from "./helpers/fixtures.ts";
 import { fixtureForest, forestEvaluators } from "./helpers/evaluators.ts";
 import type { Contrast, EffectResult } from "../server/model/evaluator.ts";
@@ -66,6 +67,32 @@ for (const [name, make] of Object.entries(forestEvaluators)) {
         const one = ev.effects(X.data.subarray(r * X.nCols, (r + 1) * X.nCols), 1, 0.05);
         for (let c = 0; c < 4; c++) expect(one.upper[c]).toBe(batch.upper[r * 4 + c]);
       }
+    });
+
+    it("a contrast's answer does not depend on the others asked with it (any count, any order)", async () => {
+      const ev = await make(forest);
+      const rows = 40;
+      const all = ev.effects(X.data, rows, 0.05);
+      const arms = fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 4 });
+      fc.assert(
+        fc.property(arms, (picked) => {
+          const got = ev.effects(X.data, rows, 0.05, picked.map((c) => all.contrasts[c]));
+          for (let r = 0; r < rows; r++) {
+            picked.forEach((c, k) => {
+              for (const field of ["effect", "lower", "upper", "stderr"] as const) {
+                expect(got[field][r * picked.length + k]).toBe(all[field][r * 4 + c]);
+              }
+            });
+          }
+        }),
+        { numRuns: 30, seed: 20261129 },
+      );
+    });
+
+    it("a singular averaged Jacobian gives NaN, not a number", async () => {
+      const ev = await make({ ...forest, leafJac: new Float64Array(forest.leafJac.length) });
+      const result = ev.effects(X.data, 3, 0.05);
+      for (const field of ["effect", "lower", "upper", "stderr"] as const) expect([...result[field]].every(Number.isNaN)).toBe(true);
     });
   });
 }

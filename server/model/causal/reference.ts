@@ -80,12 +80,16 @@ export class ReferenceForest implements ForestEvaluator {
       for (let i = 0; i < p; i++) aBar[i] /= f.nTrees;
       for (let i = 0; i < p * p; i++) jBar[i] /= f.nTrees;
       const theta = solve(jBar, aBar, p);
+      if (!theta) {
+        for (const field of [out.effect, out.lower, out.upper, out.stderr]) field.fill(NaN, r * nc, (r + 1) * nc);
+        continue;
+      }
       // Per-tree moments m_t = a_t - J_t θ.
       const moments = leaves.map((l) => {
         const m = new Float64Array(p);
         for (let i = 0; i < p; i++) {
           let v = f.leafAlpha[l * p + i];
-          for (let j = 0; j < p; j++) v -= f.leafJac[l * p * p + i * p + j] * theta![j];
+          for (let j = 0; j < p; j++) v -= f.leafJac[l * p * p + i * p + j] * theta[j];
           m[i] = v;
         }
         return m;
@@ -93,11 +97,8 @@ export class ReferenceForest implements ForestEvaluator {
       for (let c = 0; c < nc; c++) {
         const o = r * nc + c;
         const qc = q.subarray(c * p, (c + 1) * p);
-        const w = theta ? solve(jBar, qc, p) : null; // J̄ is symmetric: J̄ᵀw = q
-        if (!theta || !w) {
-          out.effect[o] = out.lower[o] = out.upper[o] = out.stderr[o] = NaN;
-          continue;
-        }
+        // J̄ is symmetric: J̄ᵀw = q (J̄ gave θ, so it is not singular).
+        const w = solve(jBar, qc, p)!;
         const point = qc.reduce((s, v, i) => s + v * theta[i], 0);
         const u = moments.map((m) => m.reduce((s, v, i) => s + v * w[i], 0));
         let sumMean = 0;
