@@ -3,7 +3,8 @@
 // process and runtime metrics every Node service exports (event-loop lag, GC, heap, RSS, file
 // descriptors). A figure with no data yet has no sample at all, never 0: a rule such as
 // `churn_auc < 0.75` must not fire on a fresh pod.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import { countedCounter, CountedHistogram } from "./counted.ts";
 import type { MetricsSnapshot } from "../contract/monitoring.ts";
 import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
 import type { Monitor } from "./monitor.ts";
@@ -24,20 +25,20 @@ export type IngestStatus = "accepted" | "duplicate" | "refused";
 
 export class PrometheusMetrics implements PredictionObserver {
   readonly registry = new Registry();
-  private readonly duration = new Histogram({
-    name: "churn_request_duration_seconds", help: "Server-side latency per operation", labelNames: ["operation"],
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], registers: [this.registry],
-  });
-  private readonly requests = new Counter({ name: "churn_requests_total", help: "Requests per operation", labelNames: ["operation"], registers: [this.registry] });
-  private readonly predictions = new Counter({ name: "churn_predictions_total", help: "Customers scored", registers: [this.registry] });
-  private readonly interventions = new Counter({ name: "churn_interventions_total", help: "Recommendations to intervene", labelNames: ["intervention"], registers: [this.registry] });
-  private readonly spend = new Counter({ name: "churn_intervention_spend_total", help: "Cost of the recommended interventions, in the manifest's currency", labelNames: ["intervention"], registers: [this.registry] });
-  private readonly scores = new Histogram({
-    name: "churn_score", help: "Churn probability of each scored customer", registers: [this.registry],
-    buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
-  });
-  private readonly imputed = new Counter({ name: "churn_feature_imputed_total", help: "Scored customers whose field was imputed (neither sent nor stored)", labelNames: ["feature"], registers: [this.registry] });
-  private readonly unknown = new Counter({ name: "churn_feature_unknown_category_total", help: "Scored customers whose categorical field held a category the model does not know", labelNames: ["feature"], registers: [this.registry] });
+  // Updated on every request: counted here, formatted by prom-client at a scrape (counted.ts).
+  private readonly duration = new CountedHistogram(
+    "churn_request_duration_seconds", "Server-side latency per operation", "operation",
+    [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], this.registry,
+  );
+  private readonly requests = countedCounter("churn_requests_total", "Requests per operation", "operation", this.registry);
+  private readonly predictions = countedCounter("churn_predictions_total", "Customers scored", null, this.registry);
+  private readonly interventions = countedCounter("churn_interventions_total", "Recommendations to intervene", "intervention", this.registry);
+  private readonly spend = countedCounter("churn_intervention_spend_total", "Cost of the recommended interventions, in the manifest's currency", "intervention", this.registry);
+  private readonly scores = new CountedHistogram(
+    "churn_score", "Churn probability of each scored customer", null, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1], this.registry,
+  );
+  private readonly imputed = countedCounter("churn_feature_imputed_total", "Scored customers whose field was imputed (neither sent nor stored)", "feature", this.registry);
+  private readonly unknown = countedCounter("churn_feature_unknown_category_total", "Scored customers whose categorical field held a category the model does not know", "feature", this.registry);
   private readonly outcomes = new Counter({ name: "churn_outcomes_total", help: "Observed outcomes joined to predictions", registers: [this.registry] });
   private readonly events = new Counter({ name: "churn_events_ingested_total", help: "Customer events received, by what became of them", labelNames: ["status"], registers: [this.registry] });
 
@@ -95,28 +96,22 @@ export class PrometheusMetrics implements PredictionObserver {
   }
 
   observeLatency(operation: string, ms: number): void {
-    this.duration.observe({ operation }, ms / 1000);
-    this.requests.inc({ operation });
+    this.duration.record(ms / 1000, operation);
+    this.requests(1, operation);
   }
 
   onPredictions(records: PredictionRecord[]): void {
-    this.predictions.inc(records.length);
-    // Tallied per call first: one counter update per label, not per customer, for a large batch.
-    const imputed = new Map<string, number>();
-    const unknown = new Map<string, number>();
-    const add = (tally: Map<string, number>, key: string, n = 1) => tally.set(key, (tally.get(key) ?? 0) + n);
+    this.predictions(records.length);
     for (const r of records) {
-      this.scores.observe(r.churn_probability);
+      this.scores.record(r.churn_probability);
       if (r.should_intervene && r.recommended_intervention) {
-        this.interventions.inc({ intervention: r.recommended_intervention });
-        if (r.cost) this.spend.inc({ intervention: r.recommended_intervention }, r.cost);
+        this.interventions(1, r.recommended_intervention);
+        if (r.cost) this.spend(r.cost, r.recommended_intervention);
       }
-      for (const f of r.imputed_features) add(imputed, f);
+      for (const feature of r.imputed_features) this.imputed(1, feature);
       // The pipeline maps an unknown category to null without calling it imputed.
-      for (const f in r.inputs) if (r.inputs[f] === null && !r.imputed_features.includes(f)) add(unknown, f);
+      for (const feature in r.inputs) if (r.inputs[feature] === null && !r.imputed_features.includes(feature)) this.unknown(1, feature);
     }
-    for (const [feature, n] of imputed) this.imputed.inc({ feature }, n);
-    for (const [feature, n] of unknown) this.unknown.inc({ feature }, n);
   }
 
   onOutcomes(outcomes: LabelledOutcome[]): void {
