@@ -89,7 +89,7 @@ for (const [name, make] of Object.entries(forestEvaluators)) {
       );
     });
 
-    it("a singular averaged Jacobian gives NaN, not a number", async () => {
+    it("a singular averaged Jacobian gives NaN in every field, not an exception", async () => {
       const ev = await make({ ...forest, leafJac: new Float64Array(forest.leafJac.length) });
       const result = ev.effects(X.data, 3, 0.05);
       for (const field of ["effect", "lower", "upper", "stderr"] as const) expect([...result[field]].every(Number.isNaN)).toBe(true);
