@@ -1,7 +1,8 @@
 // The WebAssembly core against the TypeScript reference on adversarial random rows: NaN,
 // infinities, signed zeros, values below kZeroThreshold, values exactly at split thresholds and
 // the next double above, unseen / negative / fractional categories. Results must be identical,
-// no row may crash the core, and memory must not grow over many calls.
+// no row may crash the core, and memory must not grow over many calls. The forest also cut down
+// to fewer arms, so that its leaf statistics have other (odd) widths.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ReferenceGbdt } from "../server/model/lightgbm/reference.ts";
@@ -9,6 +10,8 @@ import { ReferenceForest } from "../server/model/causal/reference.ts";
 import { WasmGbdt } from "../server/wasm/gbdt.ts";
 import { WasmForest } from "../server/wasm/forest.ts";
 import { fixtureForest, fixtureModel, sharedCore } from "./helpers/evaluators.ts";
+import { readMatrix } from "./helpers/fixtures.ts";
+import type { CausalForest } from "../server/model/causal/model.ts";
 
 function nextUp(x: number): number {
   const b = new Float64Array([x]);
@@ -106,7 +109,48 @@ describe("WASM core memory", () => {
   });
 });
 
+/**
+ * The fixture forest cut down to the first `arms` arms and the intercept: each leaf's alpha and the
+ * principal submatrix of its Jacobian (still symmetric positive definite), so that the packed
+ * statistics have another width (p = 2: 5 values, p = 3: 9, both odd).
+ */
+function fewerArms(forest: CausalForest, arms: number): CausalForest {
+  const p = forest.nOutputs;
+  const keep = [...Array(arms).keys(), p - 1];
+  const q = keep.length;
+  const nLeaves = forest.leafAlpha.length / p;
+  const leafAlpha = new Float64Array(nLeaves * q);
+  const leafJac = new Float64Array(nLeaves * q * q);
+  for (let l = 0; l < nLeaves; l++) {
+    keep.forEach((i, a) => {
+      leafAlpha[l * q + a] = forest.leafAlpha[l * p + i];
+      keep.forEach((j, b) => (leafJac[l * q * q + a * q + b] = forest.leafJac[l * p * p + i * p + j]));
+    });
+  }
+  const treatmentColumns = forest.treatmentColumns.slice(0, arms);
+  return { ...forest, nOutputs: q, nRelevantOutputs: arms, treatmentColumns, treatments: [forest.control, ...treatmentColumns], leafAlpha, leafJac };
+}
+
 describe("WASM forest = reference", () => {
+  for (const arms of [1, 2]) {
+    it(`with ${arms} arm(s): other widths of the leaf statistics, single rows and a walked batch`, async () => {
+      const forest = fewerArms(fixtureForest(), arms);
+      const wasm = WasmForest.create(await sharedCore(), forest);
+      const ref = new ReferenceForest(forest);
+      const X = readMatrix("causal_forest", "test_X_scaled.csv");
+      // 300 rows walk tree by tree in a block (from 256); a single row walks the trees in lockstep.
+      for (const n of [1, 300]) {
+        const a = wasm.effects(X.data, n, 0.05);
+        const b = ref.effects(X.data, n, 0.05);
+        expect(a.contrasts).toHaveLength(arms);
+        for (const k of ["effect", "lower", "upper", "stderr"] as const) {
+          for (let i = 0; i < a[k].length; i++) expect(Math.abs(a[k][i] - b[k][i])).toBeLessThanOrEqual(1e-12 + 1e-9 * Math.abs(b[k][i]));
+        }
+      }
+      wasm.dispose();
+    });
+  }
+
   it("on rows at thresholds, beyond them and at extremes (property)", async () => {
     const forest = fixtureForest();
     const wasm = WasmForest.create(await sharedCore(), forest);
