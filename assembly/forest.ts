@@ -224,11 +224,16 @@ function luSolve(lu: usize, perm: usize, p: i32, b: usize, x: usize): void {
 // WALK_BLOCK rows at a time.)
 const BLOCK: i32 = 16;
 
+/** Contrasts are projected two at a time; an odd count is padded with one of zero weights. */
+@inline function pairs(nContrasts: i32): i32 {
+  return (nContrasts + 1) & ~1;
+}
+
 /** Bytes of scratch `forest_effects` needs. */
 export function forest_scratch_bytes(model: usize, nContrasts: i32): i32 {
   const p = h(model, FOREST_N_OUTPUTS);
   const width = p + (p * (p + 1)) / 2;
-  const perRow = ((width + p + nContrasts * (width + 6)) << 3) + 4;
+  const perRow = ((width + p + pairs(nContrasts) * (width + 6)) << 3) + 4;
   const shared = ((2 * p * p + nContrasts * p) << 3) + ((p + p * p) << 2);
   const leaves = (WALK_BLOCK * h(model, FOREST_N_TREES)) << 2;
   return leaves + walkBytes(h(model, FOREST_N_FEATURES)) + BLOCK * perRow + shared + 16 * 16;
@@ -254,6 +259,7 @@ export function forest_effects(
   const pp = p * p;
   const width = p + (p * (p + 1)) / 2;
   const nc = nContrasts;
+  const ncPad = pairs(nc);
 
   // Per row of the block: its leaves (byte offsets of their statistics) and the sums of the
   // leaves' packed stats (alpha, then the Jacobian's upper triangle), θ, and per contrast the
@@ -264,8 +270,8 @@ export function forest_effects(
   const leafStride = <usize>nTrees << 2;
   const sumStride = <usize>width << 3;
   const thetaStride = <usize>p << 3;
-  const kStride = <usize>(nc * width) << 3;
-  const accStride = <usize>(nc * 6) << 3;
+  const kStride = <usize>(ncPad * width) << 3;
+  const accStride = <usize>(ncPad * 6) << 3;
   // Leaves of the WALK_BLOCK rows walked last, then the walk's own scratch.
   const walked = align16(scratch);
   const walk = align16(walked + <usize>WALK_BLOCK * leafStride);
@@ -342,6 +348,7 @@ export function forest_effects(
           }
         }
       }
+      if (ncPad > nc) memory.fill(ks + <usize>r * kStride + (<usize>(nc * width) << 3), 0, <usize>width << 3);
     }
 
     // Per-tree moments m_t = a_t - J_t θ projected on each w_c, accumulated per subforest, tree
@@ -356,8 +363,7 @@ export function forest_effects(
           const kr = ks + <usize>r * kStride;
           const acc = accs + <usize>r * accStride;
           // Two contrasts per pass over the leaf's stats: each stats load serves both.
-          let c = 0;
-          for (; c + 1 < nc; c += 2) {
+          for (let c = 0; c < ncPad; c += 2) {
             const ka = kr + (<usize>(c * width) << 3);
             const kb = ka + (<usize>width << 3);
             let sa = f64x2.splat(0);
@@ -377,17 +383,6 @@ export function forest_effects(
             }
             accumulate(acc + (<usize>(c * 6) << 3), ua);
             accumulate(acc + (<usize>((c + 1) * 6) << 3), ub);
-          }
-          // The last of an odd count: summed in the same order as in a pair, so that a contrast's
-          // answer does not depend on which others the call asked for.
-          if (c < nc) {
-            const kc = kr + (<usize>(c * width) << 3);
-            let sc = f64x2.splat(0);
-            let i = 0;
-            for (; i + 1 < width; i += 2) sc = f64x2.add(sc, f64x2.mul(v128.load(kc + (<usize>i << 3)), v128.load(st + (<usize>i << 3))));
-            let u = f64x2.extract_lane(sc, 0) + f64x2.extract_lane(sc, 1);
-            if (i < width) u += load<f64>(kc + (<usize>i << 3)) * load<f64>(st + (<usize>i << 3));
-            accumulate(acc + (<usize>(c * 6) << 3), u);
           }
         }
       }
