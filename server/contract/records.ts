@@ -60,6 +60,19 @@ export interface JoinedPrediction {
   experiment?: ExperimentArm;
 }
 
+/** Where a record's field value came from (numbers: the monitor keeps one byte per request and field). */
+export const FIELD_SENT = 0;
+export const FIELD_IMPUTED = 1;
+export const FIELD_UNKNOWN = 2;
+
+/**
+ * Sent (or stored), imputed, or an unknown category: the pipeline maps a category the model does
+ * not know to null without listing it as imputed.
+ */
+export function fieldSource(r: PredictionRecord, field: string): typeof FIELD_SENT | typeof FIELD_IMPUTED | typeof FIELD_UNKNOWN {
+  return r.imputed_features.includes(field) ? FIELD_IMPUTED : r.inputs[field] === null ? FIELD_UNKNOWN : FIELD_SENT;
+}
+
 /** An observed outcome joined to its prediction: what the log keeps and the monitor counts. */
 export interface LabelledOutcome extends JoinedPrediction {
   churned: boolean;

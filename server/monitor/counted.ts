@@ -33,8 +33,9 @@ export class CountedHistogram {
     const key = this.label ? labelValue : "";
     const s = this.series.get(key) ?? this.start(key);
     // Into the first bucket whose bound it does not exceed (none: only +Inf, which is the count).
-    const i = this.bounds.findIndex((b) => value <= b);
-    if (i >= 0) s.counts[i]++;
+    let i = 0;
+    while (i < this.bounds.length && !(value <= this.bounds[i])) i++;
+    if (i < this.bounds.length) s.counts[i]++;
     s.sum += value;
     s.count++;
   }

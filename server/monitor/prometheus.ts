@@ -6,7 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import { countedCounter, CountedHistogram } from "./counted.ts";
 import type { MetricsSnapshot } from "../contract/monitoring.ts";
-import type { LabelledOutcome, PredictionObserver, PredictionRecord } from "../contract/records.ts";
+import { FIELD_UNKNOWN, fieldSource, type LabelledOutcome, type PredictionObserver, type PredictionRecord } from "../contract/records.ts";
 import type { Monitor } from "./monitor.ts";
 
 /** An unlabelled gauge whose sample is absent while `read` gives null (prom-client's own would say 0). */
@@ -109,8 +109,7 @@ export class PrometheusMetrics implements PredictionObserver {
         if (r.cost) this.spend(r.cost, r.recommended_intervention);
       }
       for (const feature of r.imputed_features) this.imputed(1, feature);
-      // The pipeline maps an unknown category to null without calling it imputed.
-      for (const feature in r.inputs) if (r.inputs[feature] === null && !r.imputed_features.includes(feature)) this.unknown(1, feature);
+      for (const feature in r.inputs) if (fieldSource(r, feature) === FIELD_UNKNOWN) this.unknown(1, feature);
     }
   }
 

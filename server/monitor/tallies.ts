@@ -1,7 +1,7 @@
 // Counts the monitor keeps beside its windows: interventions and their spend since start, and
 // per input field whether the live window's values were sent, imputed or an unknown category.
 import type { MetricsSnapshot } from "../contract/monitoring.ts";
-import type { PredictionRecord } from "../contract/records.ts";
+import { FIELD_IMPUTED, FIELD_UNKNOWN, fieldSource, type PredictionRecord } from "../contract/records.ts";
 
 export class InterventionTally {
   private readonly by = new Map<string, { count: number; spend: number; expected_value: number }>();
@@ -25,13 +25,8 @@ export class InterventionTally {
   }
 }
 
-const SENT = 0;
-const IMPUTED = 1;
-const UNKNOWN = 2;
-
 /**
- * Per field, how each of the last `size` requests' values came: sent, imputed, or an unknown
- * category (the pipeline maps it to null without listing it as imputed).
+ * Per field, how each of the last `size` requests' values came (`fieldSource`).
  */
 export class FieldSources {
   private readonly columns = new Map<string, Uint8Array>();
@@ -47,7 +42,7 @@ export class FieldSources {
     for (const field in r.inputs) {
       let column = this.columns.get(field);
       if (!column) this.columns.set(field, (column = new Uint8Array(this.size)));
-      column[slot] = r.imputed_features.includes(field) ? IMPUTED : r.inputs[field] === null ? UNKNOWN : SENT;
+      column[slot] = fieldSource(r, field);
     }
   }
 
@@ -56,8 +51,8 @@ export class FieldSources {
       let imputed = 0;
       let unknown = 0;
       for (let i = 0; i < this.count; i++) {
-        if (column[i] === IMPUTED) imputed++;
-        else if (column[i] === UNKNOWN) unknown++;
+        if (column[i] === FIELD_IMPUTED) imputed++;
+        else if (column[i] === FIELD_UNKNOWN) unknown++;
       }
       const rate = (k: number) => (this.count ? k / this.count : null);
       return { feature, window: this.count, imputed_rate: rate(imputed), unknown_rate: rate(unknown) };

@@ -18,8 +18,9 @@ const LINES_PER_TURN = 2000;
 /**
  * Visits every complete line's entry in order, holding no more than the file's text (segments are
  * large: an array of every entry of every segment would not fit a default heap); cuts off a torn
- * tail so that appends continue on a clean line, and says so (as it says lines it skipped). `wanted`: only lines it accepts are parsed (a
- * reader that needs few of them skips the parsing of the rest).
+ * tail so that appends continue on a clean line, and says so (as it says lines it skipped).
+ * `wanted`: only lines it accepts are parsed (a reader that needs few of them skips the parsing of
+ * the rest).
  */
 export async function readJsonl<T>(path: string, visit: (entry: T) => void, wanted?: (line: string) => boolean): Promise<ReadResult> {
   let text: string;
