@@ -7,10 +7,10 @@ import { erfc } from "./normal";
 import {
   FOREST_N_TREES, FOREST_N_OUTPUTS, FOREST_N_FEATURES, FOREST_ROOTS, FOREST_NODES, FOREST_LEAF_STATS,
   FOREST_SUBFOREST_OFFSETS, FOREST_N_SUBFORESTS, FOREST_SUBFOREST_SIZE,
-  FOREST_NODE_THRESHOLD, FOREST_NODE_FEATURE, FOREST_NODE_LEFT, FOREST_NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
+  FOREST_NODE_THRESHOLD, FOREST_NODE_LEFT, FOREST_NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
   EFFECT_POINT, EFFECT_LOWER, EFFECT_UPPER, EFFECT_STDERR, EFFECT_FIELDS,
 } from "./layout";
-import { WALK_BLOCK, align16, walkBytes, toColumns, split } from "./walk";
+import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset } from "./walk";
 
 // Fewer rows than this walk the trees one by one: the forest's trees are deep (~300 nodes), and
 // below it the split walk's work at each node costs more than it saves (measured: even at 256).
@@ -25,18 +25,18 @@ const MIN_WALK_ROWS: i32 = 256;
 }
 
 /** The leaf reached from `code` after one more decision (a leaf stays where it is). */
-@inline function advance(nodes: usize, code: i32, row: usize): i32 {
-  const node = nodes + <usize>code;
+@inline function advance(nodes: usize, code: i64, row: usize): i64 {
+  const node = nodes + <usize>nodeOffset(code);
   // Both children loaded before the comparison: no load waits on which way the row goes.
-  const left = load<i32>(node, FOREST_NODE_LEFT);
-  const right = load<i32>(node, FOREST_NODE_RIGHT);
+  const left = load<i64>(node, FOREST_NODE_LEFT);
+  const right = load<i64>(node, FOREST_NODE_RIGHT);
   // Go left iff x[feature] <= threshold (EconML rejects NaN inputs: no missing-value rule).
-  const x = load<f64>(row + <usize>load<i32>(node, FOREST_NODE_FEATURE));
+  const x = load<f64>(row + featureOffset(code));
   return select(left, right, x <= load<f64>(node, FOREST_NODE_THRESHOLD));
 }
 
-@inline function leafStats(nodes: usize, code: i32): i32 {
-  return load<i32>(nodes + <usize>code, FOREST_LEAF_STATS_OFFSET);
+@inline function leafStats(nodes: usize, code: i64): i32 {
+  return load<i32>(nodes + <usize>nodeOffset(code), FOREST_LEAF_STATS_OFFSET);
 }
 
 /**
@@ -49,15 +49,15 @@ function rowLeaves(model: usize, row: usize, leaves: usize): void {
   const nodes = hp(model, FOREST_NODES);
   let t = 0;
   for (; t + 7 < nTrees; t += 8) {
-    const r = roots + (<usize>t << 2);
-    let a = load<i32>(r);
-    let b = load<i32>(r, 4);
-    let c = load<i32>(r, 8);
-    let d = load<i32>(r, 12);
-    let e = load<i32>(r, 16);
-    let f = load<i32>(r, 20);
-    let g = load<i32>(r, 24);
-    let k = load<i32>(r, 28);
+    const r = roots + (<usize>t << 3);
+    let a = load<i64>(r);
+    let b = load<i64>(r, 8);
+    let c = load<i64>(r, 16);
+    let d = load<i64>(r, 24);
+    let e = load<i64>(r, 32);
+    let f = load<i64>(r, 40);
+    let g = load<i64>(r, 48);
+    let k = load<i64>(r, 56);
     while ((a & b & c & d & e & f & g & k) >= 0) {
       a = advance(nodes, a, row);
       b = advance(nodes, b, row);
@@ -79,7 +79,7 @@ function rowLeaves(model: usize, row: usize, leaves: usize): void {
     store<i32>(o, leafStats(nodes, k), 28);
   }
   for (; t < nTrees; t++) {
-    let a = load<i32>(roots + (<usize>t << 2));
+    let a = load<i64>(roots + (<usize>t << 3));
     while (a >= 0) a = advance(nodes, a, row);
     store<i32>(leaves + (<usize>t << 2), leafStats(nodes, a));
   }
@@ -109,7 +109,7 @@ function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: us
     for (let r = 0; r < nb; r++) store<i32>(listA + (<usize>r << 2), r << 3);
     // The rows at `code` are src[s, e); its children's rows go to the same range of the other
     // list, which no pending node uses.
-    let code = load<i32>(roots + (<usize>t << 2));
+    let code = load<i64>(roots + (<usize>t << 3));
     let src = listA;
     let dst = listB;
     let s = 0;
@@ -118,19 +118,19 @@ function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: us
     const at = leaves + (<usize>t << 2);
     while (true) {
       if (code >= 0) {
-        const node = nodes + <usize>code;
+        const node = nodes + <usize>nodeOffset(code);
         // A feature's byte offset in a row times WALK_BLOCK is its column's offset.
-        const col = cols + <usize>load<i32>(node, FOREST_NODE_FEATURE) * <usize>WALK_BLOCK;
+        const col = cols + featureOffset(code) * <usize>WALK_BLOCK;
         const mid = split(src, dst, s, e, col, load<f64>(node, FOREST_NODE_THRESHOLD));
         if (mid < e) {
-          store<i32>(sp, load<i32>(node, FOREST_NODE_RIGHT));
-          store<i32>(sp, mid, 4);
-          store<i32>(sp, e, 8);
-          store<u32>(sp, <u32>dst, 12);
-          sp += 16;
+          store<i64>(sp, load<i64>(node, FOREST_NODE_RIGHT));
+          store<i32>(sp, mid, 8);
+          store<i32>(sp, e, 12);
+          store<u32>(sp, <u32>dst, 16);
+          sp += WALK_STACK_ENTRY;
         }
         if (mid > s) {
-          code = load<i32>(node, FOREST_NODE_LEFT);
+          code = load<i64>(node, FOREST_NODE_LEFT);
           e = mid;
           const tmp = src;
           src = dst;
@@ -144,11 +144,11 @@ function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: us
         }
       }
       if (sp == stack) break;
-      sp -= 16;
-      code = load<i32>(sp);
-      s = load<i32>(sp, 4);
-      e = load<i32>(sp, 8);
-      src = <usize>load<u32>(sp, 12);
+      sp -= WALK_STACK_ENTRY;
+      code = load<i64>(sp);
+      s = load<i32>(sp, 8);
+      e = load<i32>(sp, 12);
+      src = <usize>load<u32>(sp, 16);
       dst = src == listA ? listB : listA;
     }
   }

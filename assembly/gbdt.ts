@@ -1,22 +1,23 @@
 // LightGBM ensemble evaluation over a flat model written once by the host (server/wasm/gbdt.ts);
 // the header, node and flag layout is assembly/layout.ts.
 //
-// Child codes are byte offsets from the node table: >= 0 an internal node (so that no multiply
-// sits on the chain of dependent loads), < 0 a leaf. Leaves are nodes too, stored just below the
-// table (leaf l at code -(l + 1) * NODE_BYTES): their threshold slot holds the leaf value and both
-// children point back at the leaf itself, so a row that has reached its leaf stays there at no
-// cost and rows in lockstep need no test of whether each one is done.
+// A child code (walk.ts) holds the child's byte offset from the node table, >= 0 an internal node
+// (so that no multiply sits on the chain of dependent loads), < 0 a leaf, and the byte offset in a
+// row of the feature the child splits on. Leaves are nodes too, stored just below the table (leaf
+// l at offset -(l + 1) * NODE_BYTES): their threshold slot holds the leaf value and both children
+// point back at the leaf itself, so a row that has reached its leaf stays there at no cost and
+// rows in lockstep need no test of whether each one is done.
 import {
   GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_CAT_WORDS, GBDT_LEAF_BASE,
   GBDT_TRANSFORM, GBDT_AVERAGE_OUTPUT, GBDT_FLAGS, GBDT_FLAG_PLAIN, GBDT_FLAG_NAN_AS_ZERO, GBDT_SIGMOID,
-  GBDT_LINEAR, GBDT_LIN_FEATURES, GBDT_LIN_COEFFS,
-  NODE_BYTES, NODE_THRESHOLD, NODE_FEATURE, NODE_LEFT, NODE_RIGHT, NODE_KIND, LEAF_VALUE,
+  GBDT_LINEAR, GBDT_LIN_FEATURES, GBDT_LIN_COEFFS, GBDT_KINDS,
+  NODE_BYTES, NODE_THRESHOLD, NODE_LEFT, NODE_RIGHT, LEAF_VALUE,
   NODE_NAN_LEFT, NODE_ZERO_MISSING, NODE_DEFAULT_LEFT, NODE_CATEGORICAL, NODE_CAT_WORDS_SHIFT,
   LINEAR_LEAF_BYTES, LINEAR_CONST, LINEAR_START, LINEAR_COUNT,
   TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
   TRANSFORM_LOG1PEXP, TRANSFORM_SQUARE,
 } from "./layout";
-import { WALK_BLOCK, align16, walkBytes, toColumns, split } from "./walk";
+import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset } from "./walk";
 
 // LightGBM's kZeroThreshold (the float 1e-35f as a double).
 const K_ZERO: f64 = 1.0000000180025095e-35;
@@ -34,8 +35,13 @@ const MIN_WALK_ROWS: i32 = 64;
 }
 
 /** The global index of the leaf at a (negative) child code. */
-@inline export function leafIndex(code: i32): i32 {
-  return -code / NODE_BYTES - 1;
+@inline export function leafIndex(code: i64): i32 {
+  return -nodeOffset(code) / NODE_BYTES - 1;
+}
+
+/** The kind (NODE_* flags) of the node at a child code, from the side table (0 for a leaf). */
+@inline function kindOf(kinds: usize, code: i64): i32 {
+  return load<i32>(kinds + (<usize>(nodeOffset(code) / NODE_BYTES) << 2));
 }
 
 /**
@@ -53,16 +59,19 @@ export function filterRows(model: usize, rows: usize, count: i32): void {
 }
 
 /**
- * Whether a row whose value of the node's feature is `x` goes left at `node`. `plain` (a constant
- * at each call site) drops the categorical and Zero-missing cases for models that have none.
+ * Whether a row whose value of the node's feature is `x` goes left at the node at `code`. `plain`
+ * (a constant at each call site) drops the categorical and Zero-missing cases for models that
+ * have none, and reads the node's kind only for a NaN.
  */
-@inline function decide(x: f64, node: usize, catWords: usize, plain: bool): bool {
-  const kind = load<i32>(node, NODE_KIND);
+@inline function decide(x: f64, node: usize, code: i64, kinds: usize, catWords: usize, plain: bool): bool {
   let left: bool;
   if (plain) {
     left = x <= load<f64>(node, NODE_THRESHOLD);
-    if (x != x) left = (kind & NODE_NAN_LEFT) != 0;
-  } else if (kind & NODE_CATEGORICAL) {
+    if (x != x) left = (kindOf(kinds, code) & NODE_NAN_LEFT) != 0;
+    return left;
+  }
+  const kind = kindOf(kinds, code);
+  if (kind & NODE_CATEGORICAL) {
     left = false;
     // NaN, negatives (after truncation toward zero) and values past int range go right.
     if (x > -1.0 && x < 2147483648.0) {
@@ -82,49 +91,57 @@ export function filterRows(model: usize, rows: usize, count: i32): void {
 }
 
 /**
- * Whether the row at `row` goes left at `node`; `noNaN` (a constant at each call site) also drops
- * the NaN case. NODE_FEATURE holds the feature's byte offset in a row.
+ * Whether the row at `row` goes left at the node at `code`; `noNaN` (a constant at each call site)
+ * also drops the NaN case.
  */
-@inline function goesLeft(node: usize, row: usize, catWords: usize, plain: bool = false, noNaN: bool = false): bool {
-  const x = load<f64>(row + <usize>load<i32>(node, NODE_FEATURE));
+@inline function goesLeft(
+  node: usize, code: i64, row: usize, kinds: usize, catWords: usize, plain: bool = false, noNaN: bool = false,
+): bool {
+  const x = load<f64>(row + featureOffset(code));
   if (noNaN) return x <= load<f64>(node, NODE_THRESHOLD);
-  return decide(x, node, catWords, plain);
+  return decide(x, node, code, kinds, catWords, plain);
 }
 
 /**
- * One decision: the child code taken from `node`. A branch, so that a lone row's traversal runs
- * ahead speculatively; rows in lockstep use `advance`.
+ * One decision: the child code taken from the node at `code`. A branch, so that a lone row's
+ * traversal runs ahead speculatively; rows in lockstep use `advance`.
  */
-@inline function step(node: usize, row: usize, catWords: usize): i32 {
-  return goesLeft(node, row, catWords) ? load<i32>(node, NODE_LEFT) : load<i32>(node, NODE_RIGHT);
+@inline function step(nodes: usize, code: i64, row: usize, kinds: usize, catWords: usize): i64 {
+  const node = nodes + <usize>nodeOffset(code);
+  return goesLeft(node, code, row, kinds, catWords) ? load<i64>(node, NODE_LEFT) : load<i64>(node, NODE_RIGHT);
 }
 
 /** `step` for callers holding only the model (TreeSHAP picks its hot child with it). */
-export function stepFrom(model: usize, node: usize, row: usize): i32 {
-  return step(node, row, hptr(model, GBDT_CAT_WORDS));
+export function stepFrom(model: usize, code: i64, row: usize): i64 {
+  return step(hptr(model, GBDT_NODES), code, row, hptr(model, GBDT_KINDS), hptr(model, GBDT_CAT_WORDS));
 }
 
 /**
  * One lockstep move, with a select instead of a branch (which way a row goes is unpredictable).
  * At a leaf it is a move to the same leaf.
  */
-@inline function advance(nodes: usize, code: i32, row: usize, catWords: usize, plain: bool, noNaN: bool): i32 {
-  const node = nodes + <usize>code;
+@inline function advance(nodes: usize, code: i64, row: usize, kinds: usize, catWords: usize, plain: bool, noNaN: bool): i64 {
+  const node = nodes + <usize>nodeOffset(code);
   // Both children are loaded before the decision is known, off the chain of dependent loads.
-  const left = load<i32>(node, NODE_LEFT);
-  const right = load<i32>(node, NODE_RIGHT);
-  return select(left, right, goesLeft(node, row, catWords, plain, noNaN));
+  const left = load<i64>(node, NODE_LEFT);
+  const right = load<i64>(node, NODE_RIGHT);
+  return select(left, right, goesLeft(node, code, row, kinds, catWords, plain, noNaN));
 }
 
 /** The leaf code reached by a row from `root`. */
-@inline function descend(nodes: usize, root: i32, row: usize, catWords: usize): i32 {
+@inline function descend(nodes: usize, root: i64, row: usize, kinds: usize, catWords: usize): i64 {
   let code = root;
-  while (code >= 0) code = step(nodes + <usize>code, row, catWords);
+  while (code >= 0) code = step(nodes, code, row, kinds, catWords);
   return code;
 }
 
+/** The value of the (constant) leaf at a child code. */
+@inline function leafValue(nodes: usize, code: i64): f64 {
+  return load<f64>(nodes + <usize>nodeOffset(code), LEAF_VALUE);
+}
+
 /** A linear leaf: const + sum coeff * x, or the plain leaf value when one of its features is NaN. */
-function linearOutput(model: usize, nodes: usize, code: i32, row: usize): f64 {
+function linearOutput(model: usize, nodes: usize, code: i64, row: usize): f64 {
   const info = hptr(model, GBDT_LINEAR) + <usize>leafIndex(code) * LINEAR_LEAF_BYTES;
   const start = load<i32>(info, LINEAR_START);
   const count = load<i32>(info, LINEAR_COUNT);
@@ -133,14 +150,14 @@ function linearOutput(model: usize, nodes: usize, code: i32, row: usize): f64 {
   let out = load<f64>(info, LINEAR_CONST);
   for (let i = 0; i < count; i++) {
     const x = load<f64>(row + (<usize>load<i32>(feats + (<usize>(start + i) << 2)) << 3));
-    if (x != x) return load<f64>(nodes + <usize>code, LEAF_VALUE);
+    if (x != x) return leafValue(nodes, code);
     out += load<f64>(coefs + (<usize>(start + i) << 3)) * x;
   }
   return out;
 }
 
-@inline function leafOutput(model: usize, nodes: usize, code: i32, row: usize, linear: bool): f64 {
-  return linear ? linearOutput(model, nodes, code, row) : load<f64>(nodes + <usize>code, LEAF_VALUE);
+@inline function leafOutput(model: usize, nodes: usize, code: i64, row: usize, linear: bool): f64 {
+  return linear ? linearOutput(model, nodes, code, row) : leafValue(nodes, code);
 }
 
 /** Raw scores (nRows x nClass) of rows already filtered: trees summed in file order in float64. */
@@ -186,6 +203,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
   const nTrees = hdr(model, GBDT_N_TREES);
   const roots = hptr(model, GBDT_ROOTS);
   const nodes = hptr(model, GBDT_NODES);
+  const kinds = hptr(model, GBDT_KINDS);
   const catWords = hptr(model, GBDT_CAT_WORDS);
   const linear = hptr(model, GBDT_LINEAR) != 0;
   const cols = align16(scratch);
@@ -198,7 +216,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
     for (let r = 0; r < nb; r++) store<i32>(listA + (<usize>r << 2), r << 3);
     // The rows at `code` are src[s, e); its children's rows go to the same range of the other
     // list, which no pending node uses.
-    let code = load<i32>(roots + (<usize>t << 2));
+    let code = load<i64>(roots + (<usize>t << 3));
     let src = listA;
     let dst = listB;
     let s = 0;
@@ -206,23 +224,23 @@ export function gbdt_scratch_bytes(model: usize): i32 {
     let sp = stack;
     while (true) {
       if (code >= 0) {
-        const node = nodes + <usize>code;
+        const node = nodes + <usize>nodeOffset(code);
         // A feature's byte offset in a row times WALK_BLOCK is its column's offset.
-        const col = cols + <usize>load<i32>(node, NODE_FEATURE) * <usize>WALK_BLOCK;
-        const leftCode = load<i32>(node, NODE_LEFT);
-        const rightCode = load<i32>(node, NODE_RIGHT);
+        const col = cols + featureOffset(code) * <usize>WALK_BLOCK;
+        const leftCode = load<i64>(node, NODE_LEFT);
+        const rightCode = load<i64>(node, NODE_RIGHT);
         if ((leftCode & rightCode) < 0 && !linear) {
           // Both children are leaves (of constant output): each row adds one of their values, with
           // no split and no second pass over its leaf.
-          const vl = load<f64>(nodes + <usize>leftCode, LEAF_VALUE);
-          const vr = load<f64>(nodes + <usize>rightCode, LEAF_VALUE);
+          const vl = leafValue(nodes, leftCode);
+          const vr = leafValue(nodes, rightCode);
           const threshold = load<f64>(node, NODE_THRESHOLD);
           const end = src + (<usize>e << 2);
           for (let j = src + (<usize>s << 2); j < end; j += 4) {
             const r = <usize>load<u32>(j);
             const x = load<f64>(col + r);
             const p = acc + (r >> 3) * stride;
-            store<f64>(p, load<f64>(p) + select(vl, vr, noNaN ? x <= threshold : decide(x, node, catWords, plain)));
+            store<f64>(p, load<f64>(p) + select(vl, vr, noNaN ? x <= threshold : decide(x, node, code, kinds, catWords, plain)));
           }
         } else {
           let mid: i32;
@@ -235,7 +253,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
             const end = src + (<usize>e << 2);
             for (let j = src + (<usize>s << 2); j < end; j += 4) {
               const r = load<u32>(j);
-              const left = <usize>decide(load<f64>(col + <usize>r), node, catWords, plain) << 2;
+              const left = <usize>decide(load<f64>(col + <usize>r), node, code, kinds, catWords, plain) << 2;
               store<u32>(lo, r);
               store<u32>(hi, r);
               lo += left;
@@ -244,11 +262,11 @@ export function gbdt_scratch_bytes(model: usize): i32 {
             mid = <i32>((lo - dst) >> 2);
           }
           if (mid < e) {
-            store<i32>(sp, rightCode);
-            store<i32>(sp, mid, 4);
-            store<i32>(sp, e, 8);
-            store<u32>(sp, <u32>dst, 12);
-            sp += 16;
+            store<i64>(sp, rightCode);
+            store<i32>(sp, mid, 8);
+            store<i32>(sp, e, 12);
+            store<u32>(sp, <u32>dst, 16);
+            sp += WALK_STACK_ENTRY;
           }
           if (mid > s) {
             code = leftCode;
@@ -261,7 +279,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
         }
       } else {
         // A leaf: each of its rows adds its output (every row once per tree, trees in order).
-        const v = load<f64>(nodes + <usize>code, LEAF_VALUE);
+        const v = leafValue(nodes, code);
         for (let j = s; j < e; j++) {
           const r = <usize>load<u32>(src + (<usize>j << 2)) >> 3;
           const p = acc + r * stride;
@@ -269,11 +287,11 @@ export function gbdt_scratch_bytes(model: usize): i32 {
         }
       }
       if (sp == stack) break;
-      sp -= 16;
-      code = load<i32>(sp);
-      s = load<i32>(sp, 4);
-      e = load<i32>(sp, 8);
-      src = <usize>load<u32>(sp, 12);
+      sp -= WALK_STACK_ENTRY;
+      code = load<i64>(sp);
+      s = load<i32>(sp, 8);
+      e = load<i32>(sp, 12);
+      src = <usize>load<u32>(sp, 16);
       dst = src == listA ? listB : listA;
     }
   }
@@ -283,7 +301,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
  * Adds one tree's leaf output (called in tree order): with one class to `sum`, which is returned;
  * else to its class's score in `out`.
  */
-@inline function addLeaf(sum: f64, model: usize, nodes: usize, out: usize, t: i32, nClass: i32, code: i32, row: usize, linear: bool, oneClass: bool): f64 {
+@inline function addLeaf(sum: f64, model: usize, nodes: usize, out: usize, t: i32, nClass: i32, code: i64, row: usize, linear: bool, oneClass: bool): f64 {
   const v = leafOutput(model, nodes, code, row, linear);
   if (oneClass) return sum + v;
   const p = out + (<usize>(t % nClass) << 3);
@@ -304,29 +322,30 @@ export function gbdt_scratch_bytes(model: usize): i32 {
   const nClass = hdr(model, GBDT_N_CLASS);
   const roots = hptr(model, GBDT_ROOTS);
   const nodes = hptr(model, GBDT_NODES);
+  const kinds = hptr(model, GBDT_KINDS);
   const catWords = hptr(model, GBDT_CAT_WORDS);
   const linear = hptr(model, GBDT_LINEAR) != 0;
   let sum = 0.0;
   let t = 0;
   for (; t + 7 < nTrees; t += 8) {
-    const r = roots + (<usize>t << 2);
-    let a = load<i32>(r);
-    let b = load<i32>(r, 4);
-    let c = load<i32>(r, 8);
-    let d = load<i32>(r, 12);
-    let e = load<i32>(r, 16);
-    let f = load<i32>(r, 20);
-    let g = load<i32>(r, 24);
-    let h = load<i32>(r, 28);
+    const r = roots + (<usize>t << 3);
+    let a = load<i64>(r);
+    let b = load<i64>(r, 8);
+    let c = load<i64>(r, 16);
+    let d = load<i64>(r, 24);
+    let e = load<i64>(r, 32);
+    let f = load<i64>(r, 40);
+    let g = load<i64>(r, 48);
+    let h = load<i64>(r, 56);
     while ((a & b & c & d & e & f & g & h) >= 0) {
-      a = advance(nodes, a, row, catWords, plain, noNaN);
-      b = advance(nodes, b, row, catWords, plain, noNaN);
-      c = advance(nodes, c, row, catWords, plain, noNaN);
-      d = advance(nodes, d, row, catWords, plain, noNaN);
-      e = advance(nodes, e, row, catWords, plain, noNaN);
-      f = advance(nodes, f, row, catWords, plain, noNaN);
-      g = advance(nodes, g, row, catWords, plain, noNaN);
-      h = advance(nodes, h, row, catWords, plain, noNaN);
+      a = advance(nodes, a, row, kinds, catWords, plain, noNaN);
+      b = advance(nodes, b, row, kinds, catWords, plain, noNaN);
+      c = advance(nodes, c, row, kinds, catWords, plain, noNaN);
+      d = advance(nodes, d, row, kinds, catWords, plain, noNaN);
+      e = advance(nodes, e, row, kinds, catWords, plain, noNaN);
+      f = advance(nodes, f, row, kinds, catWords, plain, noNaN);
+      g = advance(nodes, g, row, kinds, catWords, plain, noNaN);
+      h = advance(nodes, h, row, kinds, catWords, plain, noNaN);
     }
     // Added in tree order, each to its class.
     sum = addLeaf(sum, model, nodes, out, t, nClass, a, row, linear, oneClass);
@@ -339,7 +358,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
     sum = addLeaf(sum, model, nodes, out, t + 7, nClass, h, row, linear, oneClass);
   }
   for (; t < nTrees; t++) {
-    sum = addLeaf(sum, model, nodes, out, t, nClass, descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords), row, linear, oneClass);
+    sum = addLeaf(sum, model, nodes, out, t, nClass, descend(nodes, load<i64>(roots + (<usize>t << 3)), row, kinds, catWords), row, linear, oneClass);
   }
   return sum;
 }
@@ -409,12 +428,13 @@ export function gbdt_predict_leaf(model: usize, rows: usize, nRows: i32, out: us
   filterRows(model, rows, nRows * nFeat);
   const roots = hptr(model, GBDT_ROOTS);
   const nodes = hptr(model, GBDT_NODES);
+  const kinds = hptr(model, GBDT_KINDS);
   const catWords = hptr(model, GBDT_CAT_WORDS);
   const leafBase = hptr(model, GBDT_LEAF_BASE);
   for (let r = 0; r < nRows; r++) {
     const row = rows + (<usize>(r * nFeat) << 3);
     for (let t = 0; t < nTrees; t++) {
-      const leaf = leafIndex(descend(nodes, load<i32>(roots + (<usize>t << 2)), row, catWords));
+      const leaf = leafIndex(descend(nodes, load<i64>(roots + (<usize>t << 3)), row, kinds, catWords));
       store<i32>(out + (<usize>(r * nTrees + t) << 2), leaf - load<i32>(leafBase + (<usize>t << 2)));
     }
   }

@@ -7,9 +7,9 @@
 export const GBDT_N_TREES = 0;
 export const GBDT_N_CLASS = 4;
 export const GBDT_N_FEATURES = 8;
-/** Child code of each tree's root (i32 per tree). */
+/** Child code of each tree's root (i64 per tree). */
 export const GBDT_ROOTS = 12;
-/** The node table; child codes are byte offsets from it. */
+/** The node table; a child code's high word is a byte offset from it. */
 export const GBDT_NODES = 16;
 /** Categorical bitset words (u32), all trees back to back. */
 export const GBDT_CAT_WORDS = 20;
@@ -34,6 +34,8 @@ export const GBDT_LEAF_COUNT = 64;
 export const GBDT_MAX_DEPTH = 68;
 /** Expected value of each tree (f64 per tree), for SHAP contributions. */
 export const GBDT_EXPECTED = 72;
+/** Node kinds (NODE_* flags, i32) by global node index; leaves below index 0 are 0. */
+export const GBDT_KINDS = 76;
 export const GBDT_HEADER_BYTES = 80;
 
 /** No categorical and no Zero-missing split: rows without NaN need only `x <= threshold`. */
@@ -41,16 +43,19 @@ export const GBDT_FLAG_PLAIN = 1;
 /** Every split numerical with missing type None, no linear tree: NaN is 0 everywhere. */
 export const GBDT_FLAG_NAN_AS_ZERO = 2;
 
-// ---- LightGBM node. Child codes are byte offsets from the node table: internal nodes at >= 0,
-// leaf l (global index) at -(l + 1) * NODE_BYTES, as a node whose children are itself ----
+// ---- LightGBM node: threshold f64 | left child code i64 | right child code i64 ----
+// A child code carries what a step needs before it reads the child (assembly/walk.ts): its high
+// word is the child's byte offset from the node table (internal nodes at >= 0, leaf l at
+// -(l + 1) * NODE_BYTES, a node whose children are itself), its low word the byte offset in a row
+// of the feature the child splits on (0 for a leaf). A node's kind is in the side table GBDT_KINDS,
+// read only by models that need it.
 export const NODE_BYTES = 24;
 export const NODE_THRESHOLD = 0; // f64; for a categorical split: the first word of its bitset
 export const LEAF_VALUE = 0; // f64, in a leaf
-export const NODE_FEATURE = 8; // i32: the feature's byte offset in a row (index * 8); 0 in a leaf
-export const NODE_LEFT = 12; // i32 child code
-export const NODE_RIGHT = 16; // i32 child code
-export const NODE_KIND = 20; // i32: NODE_* flags, and for categorical splits the bitset's word count; 0 in a leaf
+export const NODE_LEFT = 8; // i64 child code
+export const NODE_RIGHT = 16; // i64 child code
 
+// ---- Node kinds: NODE_* flags, and for categorical splits the bitset's word count ----
 /** Where NaN goes (the missing type folded in at load). */
 export const NODE_NAN_LEFT = 1;
 /** Missing type Zero: a zero goes the default way. */
@@ -83,7 +88,7 @@ export const FOREST_N_TREES = 0;
 /** Parameters per leaf (p: the arms, then the intercept). */
 export const FOREST_N_OUTPUTS = 4;
 export const FOREST_N_FEATURES = 8;
-/** Child code of each tree's root (i32 per tree). */
+/** Child code of each tree's root (i64 per tree). */
 export const FOREST_ROOTS = 12;
 export const FOREST_NODES = 16;
 /** Per leaf: alpha (p), then the upper triangle of its symmetric Jacobian row by row (f64). */
@@ -95,15 +100,15 @@ export const FOREST_N_SUBFORESTS = 28;
 export const FOREST_SUBFOREST_SIZE = 32;
 export const FOREST_HEADER_BYTES = 40;
 
-// ---- Causal-forest node: threshold f64 | feature i32 | left i32 | right i32 | leaf stats i32 ----
-// Child codes are byte offsets from the node table: internal nodes at >= 0, the leaf whose
-// statistics are row l at -(l + 1) * FOREST_NODE_BYTES, as a node whose children are itself.
+// ---- Causal-forest node: threshold f64 | left child code i64 | right child code i64 ----
+// Child codes as in a LightGBM node: the child's byte offset from the node table (high word;
+// internal nodes at >= 0, the leaf whose statistics are row l at -(l + 1) * FOREST_NODE_BYTES, as a
+// node whose children are itself) and the byte offset in a row of the child's feature (low word).
 export const FOREST_NODE_BYTES = 24;
 export const FOREST_NODE_THRESHOLD = 0; // f64
-export const FOREST_NODE_FEATURE = 8; // i32: the feature's byte offset in a row (index * 8); 0 in a leaf
-export const FOREST_NODE_LEFT = 12; // i32 child code
-export const FOREST_NODE_RIGHT = 16; // i32 child code
-export const FOREST_LEAF_STATS_OFFSET = 20; // i32, in a leaf: byte offset of its row in the leaf statistics
+export const FOREST_LEAF_STATS_OFFSET = 0; // i32, in a leaf (its threshold slot): byte offset of its row in the leaf statistics
+export const FOREST_NODE_LEFT = 8; // i64 child code
+export const FOREST_NODE_RIGHT = 16; // i64 child code
 
 // ---- Causal-forest output: per row and contrast, these f64 fields ----
 export const EFFECT_POINT = 0;

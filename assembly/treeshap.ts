@@ -2,9 +2,10 @@
 // step for step as LightGBM's Tree::TreeSHAP computes it, so that sums round the same way.
 // Node cover is internal_count / leaf_count; the hot child follows the prediction's own rules.
 import { filterRows, leafIndex, stepFrom } from "./gbdt";
+import { nodeOffset, featureOffset } from "./walk";
 import {
   GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_NODE_COUNT, LEAF_VALUE,
-  GBDT_LEAF_COUNT, GBDT_EXPECTED, NODE_BYTES, NODE_FEATURE, NODE_LEFT, NODE_RIGHT, PATH_ELEMENT_BYTES,
+  GBDT_LEAF_COUNT, GBDT_EXPECTED, NODE_BYTES, NODE_LEFT, NODE_RIGHT, PATH_ELEMENT_BYTES,
 } from "./layout";
 
 // A path element (PATH_ELEMENT_BYTES): feature i32 | zero_fraction f64 | one_fraction f64 | pweight f64.
@@ -68,15 +69,14 @@ function unwoundPathSum(path: usize, depth: i32, index: i32): f64 {
   return total;
 }
 
-@inline function cover(model: usize, code: i32): f64 {
-  // Node codes are byte offsets into the node table.
+@inline function cover(model: usize, code: i64): f64 {
   return code >= 0
-    ? load<f64>(<usize>load<u32>(model + GBDT_NODE_COUNT) + (<usize>(code / NODE_BYTES) << 3))
+    ? load<f64>(<usize>load<u32>(model + GBDT_NODE_COUNT) + (<usize>(nodeOffset(code) / NODE_BYTES) << 3))
     : load<f64>(<usize>load<u32>(model + GBDT_LEAF_COUNT) + (<usize>leafIndex(code) << 3));
 }
 
 function treeShap(
-  model: usize, row: usize, phi: usize, code: i32, depth: i32,
+  model: usize, row: usize, phi: usize, code: i64, depth: i32,
   parentPath: usize, parentZero: f64, parentOne: f64, parentFeature: i32,
 ): void {
   const path = el(parentPath, depth);
@@ -84,7 +84,7 @@ function treeShap(
   extendPath(path, depth, parentZero, parentOne, parentFeature);
 
   if (code < 0) {
-    const value = load<f64>(<usize>load<u32>(model + GBDT_NODES) + <usize>code, LEAF_VALUE);
+    const value = load<f64>(<usize>load<u32>(model + GBDT_NODES) + <usize>nodeOffset(code), LEAF_VALUE);
     for (let i = 1; i <= depth; ++i) {
       const w = unwoundPathSum(path, depth, i);
       const e = el(path, i);
@@ -93,11 +93,10 @@ function treeShap(
     }
     return;
   }
-  const node = <usize>load<u32>(model + GBDT_NODES) + <usize>code;
-  // NODE_FEATURE is the feature's byte offset in a row.
-  const feature = load<i32>(node, NODE_FEATURE) >> 3;
-  const hot = stepFrom(model, node, row);
-  const cold = hot == load<i32>(node, NODE_LEFT) ? load<i32>(node, NODE_RIGHT) : load<i32>(node, NODE_LEFT);
+  const node = <usize>load<u32>(model + GBDT_NODES) + <usize>nodeOffset(code);
+  const feature = <i32>(featureOffset(code) >> 3);
+  const hot = stepFrom(model, code, row);
+  const cold = hot == load<i64>(node, NODE_LEFT) ? load<i64>(node, NODE_RIGHT) : load<i64>(node, NODE_LEFT);
   const w = cover(model, code);
   const hotZero = cover(model, hot) / w;
   const coldZero = cover(model, cold) / w;
@@ -136,7 +135,7 @@ export function gbdt_predict_contrib(model: usize, rows: usize, nRows: i32, out:
       const phi = out + (<usize>((r * nClass + t % nClass) * width) << 3);
       const last = phi + (<usize>nFeat << 3);
       store<f64>(last, load<f64>(last) + load<f64>(expected + (<usize>t << 3)));
-      const root = load<i32>(roots + (<usize>t << 2));
+      const root = load<i64>(roots + (<usize>t << 3));
       if (root >= 0) treeShap(model, row, phi, root, 0, path, 1, 1, -1);
     }
   }

@@ -3,6 +3,20 @@
 // (rows walked in lockstep instead all wait for the deepest one: ~1.8x the node visits on the
 // fixture models) and a node's feature and threshold are loaded once for all its rows.
 
+/**
+ * A child code (both models' nodes, layout.ts): the child's byte offset from the node table in the
+ * high word (>= 0 an internal node, < 0 a leaf), the byte offset in a row of the feature it splits
+ * on in the low word. A step reads the row's value and the node's threshold at once, where a
+ * feature kept in the node would put one more load on the chain of dependent loads.
+ */
+@inline export function nodeOffset(code: i64): i32 {
+  return <i32>(code >> 32);
+}
+
+@inline export function featureOffset(code: i64): usize {
+  return <usize>(<u32>code);
+}
+
 /** Rows walked together. */
 export const WALK_BLOCK: i32 = 1024;
 
@@ -10,12 +24,15 @@ export const WALK_BLOCK: i32 = 1024;
   return (x + 15) & ~(<usize>15);
 }
 
+/** Bytes a pending node takes on a walk's stack: an i64 child code and three i32s. */
+export const WALK_STACK_ENTRY: i32 = 24;
+
 /**
  * Scratch for a walk: the block's columns, two row lists, a stack of pending nodes (each with
  * rows, which no other pending node has: at most WALK_BLOCK of them).
  */
 export function walkBytes(nFeat: i32): i32 {
-  return ((WALK_BLOCK * nFeat) << 3) + ((2 * WALK_BLOCK) << 2) + (WALK_BLOCK << 4) + 32;
+  return ((WALK_BLOCK * nFeat) << 3) + ((2 * WALK_BLOCK) << 2) + WALK_BLOCK * WALK_STACK_ENTRY + 32;
 }
 
 /** Column f of the block at cols + f * WALK_BLOCK * 8, so that a node reads one column. */

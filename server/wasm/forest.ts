@@ -5,12 +5,13 @@ import { ndtri } from "../model/causal/normal.ts";
 import type { Contrast, EffectResult, ForestEvaluator } from "../model/evaluator.ts";
 import * as L from "../../assembly/layout.ts";
 import { ModelMemory, type Scratch, type WasmCore } from "./core.ts";
+import { rootCodes, writeCode, type ChildCode } from "./codes.ts";
 
 /**
  * Nodes for the core: internal nodes renumbered densely (leaves take no room among them), and below
  * the table one node per leaf row, pointing at itself and at the row's statistics.
  */
-function flattenNodes(forest: CausalForest): { roots: Int32Array; nodes: ArrayBuffer; tableOffset: number } {
+function flattenNodes(forest: CausalForest): { roots: Uint8Array; nodes: ArrayBuffer; tableOffset: number } {
   const { treeNodeOffsets: off, childrenLeft, childrenRight, feature, threshold, leafIndex } = forest;
   const p = forest.nOutputs;
   const statsBytes = (p + (p * (p + 1)) / 2) * 8;
@@ -22,30 +23,29 @@ function flattenNodes(forest: CausalForest): { roots: Int32Array; nodes: ArrayBu
   const tableOffset = nLeaves * L.FOREST_NODE_BYTES;
   const nodes = new ArrayBuffer(tableOffset + internal * L.FOREST_NODE_BYTES);
   const view = new DataView(nodes);
-  const leafCode = (row: number) => -(row + 1) * L.FOREST_NODE_BYTES;
+  const leafOffset = (row: number) => -(row + 1) * L.FOREST_NODE_BYTES;
   for (let l = 0; l < nLeaves; l++) {
-    const at = tableOffset + leafCode(l);
-    view.setInt32(at + L.FOREST_NODE_LEFT, leafCode(l), true);
-    view.setInt32(at + L.FOREST_NODE_RIGHT, leafCode(l), true);
+    const at = tableOffset + leafOffset(l);
+    writeCode(view, at + L.FOREST_NODE_LEFT, [leafOffset(l), 0]);
+    writeCode(view, at + L.FOREST_NODE_RIGHT, [leafOffset(l), 0]);
     view.setInt32(at + L.FOREST_LEAF_STATS_OFFSET, l * statsBytes, true);
   }
-  const code = (tree: number, local: number) => {
+  const code = (tree: number, local: number): ChildCode => {
     const g = off[tree] + local;
-    return dense[g] < 0 ? leafCode(leafIndex[g]) : dense[g] * L.FOREST_NODE_BYTES;
+    return dense[g] < 0 ? [leafOffset(leafIndex[g]), 0] : [dense[g] * L.FOREST_NODE_BYTES, feature[g] * 8];
   };
-  const roots = new Int32Array(forest.nTrees);
+  const roots: ChildCode[] = [];
   for (let t = 0; t < forest.nTrees; t++) {
-    roots[t] = code(t, 0);
+    roots.push(code(t, 0));
     for (let g = off[t]; g < off[t + 1]; g++) {
       if (dense[g] < 0) continue;
       const at = tableOffset + dense[g] * L.FOREST_NODE_BYTES;
       view.setFloat64(at + L.FOREST_NODE_THRESHOLD, threshold[g], true);
-      view.setInt32(at + L.FOREST_NODE_FEATURE, feature[g] * 8, true);
-      view.setInt32(at + L.FOREST_NODE_LEFT, code(t, childrenLeft[g]), true);
-      view.setInt32(at + L.FOREST_NODE_RIGHT, code(t, childrenRight[g]), true);
+      writeCode(view, at + L.FOREST_NODE_LEFT, code(t, childrenLeft[g]));
+      writeCode(view, at + L.FOREST_NODE_RIGHT, code(t, childrenRight[g]));
     }
   }
-  return { roots, nodes, tableOffset };
+  return { roots: rootCodes(roots), nodes, tableOffset };
 }
 
 /** Per leaf: alpha, then the upper triangle of its Jacobian row by row (FOREST_LEAF_STATS). */

@@ -6,6 +6,7 @@ import type { GbdtEvaluator } from "../model/evaluator.ts";
 import { ModelFormatError } from "../model/errors.ts";
 import * as L from "../../assembly/layout.ts";
 import { ModelMemory, type Scratch, type WasmCore } from "./core.ts";
+import { rootCodes, writeCode, type ChildCode } from "./codes.ts";
 
 const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
   identity: L.TRANSFORM_IDENTITY,
@@ -19,11 +20,16 @@ const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
 
 /** The flat arrays the core reads, built once from the parsed model. */
 interface Flat {
-  roots: Int32Array;
+  /** Each tree's root as a child code. */
+  roots: Uint8Array;
   /** Leaf nodes (leaf l at -(l + 1) * NODE_BYTES from the table), then the internal nodes. */
   nodes: ArrayBuffer;
-  /** Bytes from the start of `nodes` to the table (code 0). */
+  /** Bytes from the start of `nodes` to the table (offset 0). */
   tableOffset: number;
+  /** Node kinds by global node index, after one 0 per leaf (so that a leaf reads 0). */
+  kinds: Int32Array;
+  /** Bytes from the start of `kinds` to node 0's kind. */
+  kindsOffset: number;
   catWords: Uint32Array;
   leafBase: Int32Array;
   nodeCount: Float64Array;
@@ -56,11 +62,12 @@ function flatten(model: LgbModel): Flat {
   const nNodes = trees.reduce((s, t) => s + t.numLeaves - 1, 0);
   const nLeaves = trees.reduce((s, t) => s + t.numLeaves, 0);
   const nWords = trees.reduce((s, t) => s + t.catThreshold.length, 0);
-  const roots = new Int32Array(trees.length);
+  const roots: ChildCode[] = [];
   const leafBase = new Int32Array(trees.length);
   const tableOffset = nLeaves * L.NODE_BYTES;
   const nodes = new ArrayBuffer(tableOffset + nNodes * L.NODE_BYTES);
   const nodeView = new DataView(nodes);
+  const kinds = new Int32Array(nLeaves + nNodes);
   const leafCount = new Float64Array(nLeaves);
   const nodeCount = new Float64Array(nNodes);
   const catWords = new Uint32Array(Math.max(1, nWords));
@@ -79,9 +86,10 @@ function flatten(model: LgbModel): Flat {
   trees.forEach((tree, t) => {
     const internal = tree.numLeaves - 1;
     // Byte offsets from the table: internal nodes above it, leaves below.
-    const leafCode = (l: number) => -(leaves + l + 1) * L.NODE_BYTES;
-    const code = (c: number) => (c >= 0 ? (nodeBase + c) * L.NODE_BYTES : leafCode(~c));
-    roots[t] = internal === 0 ? leafCode(0) : nodeBase * L.NODE_BYTES;
+    const leafOffset = (l: number) => -(leaves + l + 1) * L.NODE_BYTES;
+    const code = (c: number): ChildCode =>
+      c >= 0 ? [(nodeBase + c) * L.NODE_BYTES, tree.splitFeature[c] * 8] : [leafOffset(~c), 0];
+    roots.push(internal === 0 ? [leafOffset(0), 0] : code(0));
     leafBase[t] = leaves;
     for (let i = 0; i < internal; i++) {
       const at = tableOffset + (nodeBase + i) * L.NODE_BYTES;
@@ -108,18 +116,16 @@ function flatten(model: LgbModel): Flat {
           (defaultLeft ? L.NODE_DEFAULT_LEFT : 0);
       }
       nodeView.setFloat64(at + L.NODE_THRESHOLD, threshold, true);
-      nodeView.setInt32(at + L.NODE_FEATURE, tree.splitFeature[i] * 8, true);
-      nodeView.setInt32(at + L.NODE_LEFT, code(tree.leftChild[i]), true);
-      nodeView.setInt32(at + L.NODE_RIGHT, code(tree.rightChild[i]), true);
-      nodeView.setInt32(at + L.NODE_KIND, kind, true);
+      writeCode(nodeView, at + L.NODE_LEFT, code(tree.leftChild[i]));
+      writeCode(nodeView, at + L.NODE_RIGHT, code(tree.rightChild[i]));
+      kinds[nLeaves + nodeBase + i] = kind;
       nodeCount[nodeBase + i] = tree.internalCount[i];
     }
     for (let l = 0; l < tree.numLeaves; l++) {
-      const c = leafCode(l);
-      const at = tableOffset + c;
+      const at = tableOffset + leafOffset(l);
       nodeView.setFloat64(at + L.LEAF_VALUE, tree.leafValue[l], true);
-      nodeView.setInt32(at + L.NODE_LEFT, c, true);
-      nodeView.setInt32(at + L.NODE_RIGHT, c, true);
+      writeCode(nodeView, at + L.NODE_LEFT, [leafOffset(l), 0]);
+      writeCode(nodeView, at + L.NODE_RIGHT, [leafOffset(l), 0]);
     }
     leafCount.set(tree.leafCount, leaves);
     catWords.set(tree.catThreshold, words);
@@ -143,7 +149,7 @@ function flatten(model: LgbModel): Flat {
   const linear = linInfo
     ? { info: linInfo, features: Int32Array.from(linFeatures), coeffs: Float64Array.from(linCoeffs) }
     : null;
-  return { roots, nodes, tableOffset, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain, nanAsZero };
+  return { roots: rootCodes(roots), nodes, tableOffset, kinds, kindsOffset: nLeaves * 4, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain, nanAsZero };
 }
 
 type Block = Float64Array | Int32Array | Uint32Array | Uint8Array;
@@ -185,6 +191,7 @@ export class WasmGbdt implements GbdtEvaluator {
     const fields = {
       roots: put(flat.roots),
       nodes: put(flat.nodes) + flat.tableOffset,
+      kinds: put(flat.kinds) + flat.kindsOffset,
       catWords: put(flat.catWords),
       leafBase: put(flat.leafBase),
       linear: put(flat.linear?.info ?? null),
@@ -214,6 +221,7 @@ export class WasmGbdt implements GbdtEvaluator {
       i32(L.GBDT_LEAF_COUNT, fields.leafCount);
       i32(L.GBDT_MAX_DEPTH, flat.maxDepth);
       i32(L.GBDT_EXPECTED, fields.expected);
+      i32(L.GBDT_KINDS, fields.kinds);
     });
     return new WasmGbdt(core, memory, header, model, flat.maxDepth);
   }

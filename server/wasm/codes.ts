@@ -1,0 +1,19 @@
+// Child codes as the core reads them (assembly/walk.ts): an i64 whose high word is the child's
+// byte offset from the node table and whose low word is the byte offset in a row of the feature
+// the child splits on (0 for a leaf), written little-endian as two i32 words.
+
+/** A child: its node's byte offset from the table, and its feature's byte offset in a row. */
+export type ChildCode = [offset: number, featureOffset: number];
+
+export function writeCode(view: DataView, at: number, [offset, featureOffset]: ChildCode): void {
+  view.setInt32(at, featureOffset, true);
+  view.setInt32(at + 4, offset, true);
+}
+
+/** One code per tree root, for the header's roots table. */
+export function rootCodes(codes: ChildCode[]): Uint8Array {
+  const out = new Uint8Array(8 * codes.length);
+  const view = new DataView(out.buffer);
+  codes.forEach((c, t) => writeCode(view, 8 * t, c));
+  return out;
+}
