@@ -11,8 +11,8 @@ import {
   GBDT_N_TREES, GBDT_N_CLASS, GBDT_N_FEATURES, GBDT_ROOTS, GBDT_NODES, GBDT_CAT_WORDS, GBDT_LEAF_BASE,
   GBDT_TRANSFORM, GBDT_AVERAGE_OUTPUT, GBDT_FLAGS, GBDT_FLAG_PLAIN, GBDT_FLAG_NAN_AS_ZERO, GBDT_SIGMOID,
   GBDT_LINEAR, GBDT_LIN_FEATURES, GBDT_LIN_COEFFS, GBDT_KINDS,
-  NODE_BYTES, NODE_THRESHOLD, NODE_LEFT, NODE_RIGHT, LEAF_VALUE,
-  NODE_NAN_LEFT, NODE_ZERO_MISSING, NODE_DEFAULT_LEFT, NODE_CATEGORICAL, NODE_CAT_WORDS_SHIFT,
+  NODE_BYTES, NODE_THRESHOLD, NODE_LEFT, NODE_RIGHT, LEAF_VALUE, NODE_CAT_FIRST_WORD, NODE_CAT_WORD_COUNT,
+  NODE_NAN_LEFT, NODE_ZERO_MISSING, NODE_DEFAULT_LEFT, NODE_CATEGORICAL,
   LINEAR_LEAF_BYTES, LINEAR_CONST, LINEAR_START, LINEAR_COUNT,
   TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
   TRANSFORM_LOG1PEXP, TRANSFORM_SQUARE,
@@ -34,14 +34,14 @@ const MIN_WALK_ROWS: i32 = 64;
   return <usize>load<u32>(model + slot);
 }
 
+/** The kind (NODE_* flags) of the node at a child code (0 for a leaf). */
+@inline function kindOf(kinds: usize, code: i64): i32 {
+  return load<u8>(kinds + <usize>(nodeOffset(code) >> 3));
+}
+
 /** The global index of the leaf at a (negative) child code. */
 @inline export function leafIndex(code: i64): i32 {
   return -nodeOffset(code) / NODE_BYTES - 1;
-}
-
-/** The kind (NODE_* flags) of the node at a child code, from the side table (0 for a leaf). */
-@inline function kindOf(kinds: usize, code: i64): i32 {
-  return load<i32>(kinds + (<usize>(nodeOffset(code) / NODE_BYTES) << 2));
 }
 
 /**
@@ -77,8 +77,8 @@ export function filterRows(model: usize, rows: usize, count: i32): void {
     if (x > -1.0 && x < 2147483648.0) {
       const v = <u32>(<i32>x);
       const word = v >>> 5;
-      if (word < <u32>(kind >>> NODE_CAT_WORDS_SHIFT)) {
-        const w = load<u32>(catWords + ((<usize>(<u32>load<f64>(node, NODE_THRESHOLD)) + <usize>word) << 2));
+      if (word < load<u32>(node, NODE_CAT_WORD_COUNT)) {
+        const w = load<u32>(catWords + ((<usize>load<u32>(node, NODE_CAT_FIRST_WORD) + <usize>word) << 2));
         left = ((w >>> (v & 31)) & 1) != 0;
       }
     }

@@ -34,7 +34,7 @@ export const GBDT_LEAF_COUNT = 64;
 export const GBDT_MAX_DEPTH = 68;
 /** Expected value of each tree (f64 per tree), for SHAP contributions. */
 export const GBDT_EXPECTED = 72;
-/** Node kinds (NODE_* flags, i32) by global node index; leaves below index 0 are 0. */
+/** Node kinds (NODE_* flags, u8): a node's at its byte offset / 8, so that no divide finds it. */
 export const GBDT_KINDS = 76;
 export const GBDT_HEADER_BYTES = 80;
 
@@ -43,27 +43,28 @@ export const GBDT_FLAG_PLAIN = 1;
 /** Every split numerical with missing type None, no linear tree: NaN is 0 everywhere. */
 export const GBDT_FLAG_NAN_AS_ZERO = 2;
 
-// ---- LightGBM node: threshold f64 | left child code i64 | right child code i64 ----
-// A child code carries what a step needs before it reads the child (assembly/walk.ts): its high
-// word is the child's byte offset from the node table (internal nodes at >= 0, leaf l at
-// -(l + 1) * NODE_BYTES, a node whose children are itself), its low word the byte offset in a row
-// of the feature the child splits on (0 for a leaf). A node's kind is in the side table GBDT_KINDS,
-// read only by models that need it.
+// ---- Child codes (both models' nodes; assembly/walk.ts): an i64 that carries what a step needs
+// before it reads the child. High word: the child's byte offset from the node table (internal
+// nodes at >= 0, leaves below). Low word: the byte offset in a row of the feature the child splits
+// on (0 for a leaf) ----
+
+// ---- LightGBM node: threshold f64 | left child code i64 | right child code i64. Leaf l (global
+// index) at -(l + 1) * NODE_BYTES, as a node whose children are itself ----
 export const NODE_BYTES = 24;
-export const NODE_THRESHOLD = 0; // f64; for a categorical split: the first word of its bitset
+export const NODE_THRESHOLD = 0; // f64
+export const NODE_CAT_FIRST_WORD = 0; // u32 in the threshold slot of a categorical split: its bitset's first word
+export const NODE_CAT_WORD_COUNT = 4; // u32 beside it: the bitset's word count
 export const LEAF_VALUE = 0; // f64, in a leaf
 export const NODE_LEFT = 8; // i64 child code
 export const NODE_RIGHT = 16; // i64 child code
 
-// ---- Node kinds: NODE_* flags, and for categorical splits the bitset's word count ----
+// ---- Node kinds (NODE_* flags, in GBDT_KINDS; 0 for a leaf) ----
 /** Where NaN goes (the missing type folded in at load). */
 export const NODE_NAN_LEFT = 1;
 /** Missing type Zero: a zero goes the default way. */
 export const NODE_ZERO_MISSING = 2;
 export const NODE_DEFAULT_LEFT = 4;
 export const NODE_CATEGORICAL = 8;
-/** A categorical node's kind >> NODE_CAT_WORDS_SHIFT is the word count of its bitset. */
-export const NODE_CAT_WORDS_SHIFT = 8;
 
 // ---- A linear leaf: const f64 | first feature (index into the feature/coefficient lists) | count ----
 export const LINEAR_LEAF_BYTES = 16;
@@ -100,10 +101,8 @@ export const FOREST_N_SUBFORESTS = 28;
 export const FOREST_SUBFOREST_SIZE = 32;
 export const FOREST_HEADER_BYTES = 40;
 
-// ---- Causal-forest node: threshold f64 | left child code i64 | right child code i64 ----
-// Child codes as in a LightGBM node: the child's byte offset from the node table (high word;
-// internal nodes at >= 0, the leaf whose statistics are row l at -(l + 1) * FOREST_NODE_BYTES, as a
-// node whose children are itself) and the byte offset in a row of the child's feature (low word).
+// ---- Causal-forest node: threshold f64 | left child code i64 | right child code i64. The leaf
+// whose statistics are row l at -(l + 1) * FOREST_NODE_BYTES, as a node whose children are itself ----
 export const FOREST_NODE_BYTES = 24;
 export const FOREST_NODE_THRESHOLD = 0; // f64
 export const FOREST_LEAF_STATS_OFFSET = 0; // i32, in a leaf (its threshold slot): byte offset of its row in the leaf statistics

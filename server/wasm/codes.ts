@@ -1,6 +1,6 @@
-// Child codes as the core reads them (assembly/walk.ts): an i64 whose high word is the child's
-// byte offset from the node table and whose low word is the byte offset in a row of the feature
-// the child splits on (0 for a leaf), written little-endian as two i32 words.
+// Child codes as the core reads them (assembly/layout.ts, walk.ts): an i64 whose high word is the
+// child's byte offset from the node table and whose low word is the byte offset in a row of the
+// feature the child splits on (0 for a leaf), written little-endian as two i32 words.
 
 /** A child: its node's byte offset from the table, and its feature's byte offset in a row. */
 export type ChildCode = [offset: number, featureOffset: number];

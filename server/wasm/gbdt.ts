@@ -1,7 +1,7 @@
 // A LightGBM model laid out flat in WASM memory (layout: assembly/layout.ts) and evaluated there.
 // The parsed splits (categorical, missing type, default side) are folded here once into the node
 // kinds the core tests (where NaN goes, bitset offsets), so its inner loop decodes nothing.
-import { MissingType, type LgbModel, type OutputTransform } from "../model/lightgbm/model.ts";
+import { MissingType, type LgbModel, type LgbTree, type OutputTransform } from "../model/lightgbm/model.ts";
 import type { GbdtEvaluator } from "../model/evaluator.ts";
 import { ModelFormatError } from "../model/errors.ts";
 import * as L from "../../assembly/layout.ts";
@@ -22,14 +22,14 @@ const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
 interface Flat {
   /** Each tree's root as a child code. */
   roots: Uint8Array;
+  /** Node kinds, a node's at its byte offset / 8 (every third byte), leaves' (0) below. */
+  kinds: Uint8Array;
+  /** Bytes from the start of `kinds` to node 0's. */
+  kindsOffset: number;
   /** Leaf nodes (leaf l at -(l + 1) * NODE_BYTES from the table), then the internal nodes. */
   nodes: ArrayBuffer;
   /** Bytes from the start of `nodes` to the table (offset 0). */
   tableOffset: number;
-  /** Node kinds by global node index, after one 0 per leaf (so that a leaf reads 0). */
-  kinds: Int32Array;
-  /** Bytes from the start of `kinds` to node 0's kind. */
-  kindsOffset: number;
   catWords: Uint32Array;
   leafBase: Int32Array;
   nodeCount: Float64Array;
@@ -57,6 +57,21 @@ function expectedValue(numLeaves: number, leafValue: Float64Array, leafCount: Fl
   return e;
 }
 
+/** A split's kind (NODE_* flags): where NaN goes, missing type Zero and its default side, categorical. */
+function nodeKind(tree: LgbTree, i: number): number {
+  if (tree.categorical[i]) return L.NODE_CATEGORICAL;
+  const missing = tree.missingType[i];
+  const defaultLeft = tree.defaultLeft[i] === 1;
+  // NaN becomes 0 unless the missing type is NaN; with type Zero that 0 then goes the default
+  // way, and with None it is compared like any 0.
+  const nanLeft = missing === MissingType.None ? 0 <= tree.threshold[i] : defaultLeft;
+  return (
+    (nanLeft ? L.NODE_NAN_LEFT : 0) |
+    (missing === MissingType.Zero ? L.NODE_ZERO_MISSING : 0) |
+    (defaultLeft ? L.NODE_DEFAULT_LEFT : 0)
+  );
+}
+
 function flatten(model: LgbModel): Flat {
   const trees = model.trees;
   const nNodes = trees.reduce((s, t) => s + t.numLeaves - 1, 0);
@@ -67,7 +82,7 @@ function flatten(model: LgbModel): Flat {
   const tableOffset = nLeaves * L.NODE_BYTES;
   const nodes = new ArrayBuffer(tableOffset + nNodes * L.NODE_BYTES);
   const nodeView = new DataView(nodes);
-  const kinds = new Int32Array(nLeaves + nNodes);
+  const kinds = new Uint8Array(nodes.byteLength / 8);
   const leafCount = new Float64Array(nLeaves);
   const nodeCount = new Float64Array(nNodes);
   const catWords = new Uint32Array(Math.max(1, nWords));
@@ -93,32 +108,20 @@ function flatten(model: LgbModel): Flat {
     leafBase[t] = leaves;
     for (let i = 0; i < internal; i++) {
       const at = tableOffset + (nodeBase + i) * L.NODE_BYTES;
-      let kind: number;
-      let threshold = tree.threshold[i];
       if (tree.categorical[i]) {
-        const c = threshold;
-        const begin = tree.catBoundaries[c];
-        kind = L.NODE_CATEGORICAL | ((tree.catBoundaries[c + 1] - begin) << L.NODE_CAT_WORDS_SHIFT);
-        threshold = words + begin;
+        const begin = tree.catBoundaries[tree.threshold[i]];
+        nodeView.setUint32(at + L.NODE_CAT_FIRST_WORD, words + begin, true);
+        nodeView.setUint32(at + L.NODE_CAT_WORD_COUNT, tree.catBoundaries[tree.threshold[i] + 1] - begin, true);
         plain = false;
         nanAsZero = false;
       } else {
-        const missing = tree.missingType[i];
-        const defaultLeft = tree.defaultLeft[i] === 1;
-        if (missing === MissingType.Zero) plain = false;
-        if (missing !== MissingType.None) nanAsZero = false;
-        // NaN becomes 0 unless the missing type is NaN; with type Zero that 0 then goes the
-        // default way, and with None it is compared like any 0.
-        const nanLeft = missing === MissingType.None ? 0 <= threshold : defaultLeft;
-        kind =
-          (nanLeft ? L.NODE_NAN_LEFT : 0) |
-          (missing === MissingType.Zero ? L.NODE_ZERO_MISSING : 0) |
-          (defaultLeft ? L.NODE_DEFAULT_LEFT : 0);
+        if (tree.missingType[i] === MissingType.Zero) plain = false;
+        if (tree.missingType[i] !== MissingType.None) nanAsZero = false;
+        nodeView.setFloat64(at + L.NODE_THRESHOLD, tree.threshold[i], true);
       }
-      nodeView.setFloat64(at + L.NODE_THRESHOLD, threshold, true);
       writeCode(nodeView, at + L.NODE_LEFT, code(tree.leftChild[i]));
       writeCode(nodeView, at + L.NODE_RIGHT, code(tree.rightChild[i]));
-      kinds[nLeaves + nodeBase + i] = kind;
+      kinds[at / 8] = nodeKind(tree, i);
       nodeCount[nodeBase + i] = tree.internalCount[i];
     }
     for (let l = 0; l < tree.numLeaves; l++) {
@@ -149,7 +152,7 @@ function flatten(model: LgbModel): Flat {
   const linear = linInfo
     ? { info: linInfo, features: Int32Array.from(linFeatures), coeffs: Float64Array.from(linCoeffs) }
     : null;
-  return { roots: rootCodes(roots), nodes, tableOffset, kinds, kindsOffset: nLeaves * 4, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain, nanAsZero };
+  return { roots: rootCodes(roots), nodes, tableOffset, kinds, kindsOffset: tableOffset / 8, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain, nanAsZero };
 }
 
 type Block = Float64Array | Int32Array | Uint32Array | Uint8Array;
