@@ -61,7 +61,12 @@ export class WasmCore {
   /** A copy of the `length` f64s at the 8-byte aligned address `ptr`. */
   takeF64(ptr: number, length: number): Float64Array {
     const at = ptr >>> 3;
-    return this.heapF64().slice(at, at + length);
+    const heap = this.heapF64();
+    // A loop, not `slice`: slicing a view of the whole memory cost a single row's call ~0.06 µs
+    // more than this copy (2% of a churn_model row), and a batch's output copies in microseconds.
+    const out = new Float64Array(length);
+    for (let i = 0; i < length; i++) out[i] = heap[at + i];
+    return out;
   }
 
   i32(ptr: number, length: number): Int32Array {
