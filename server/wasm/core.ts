@@ -1,7 +1,7 @@
 // Owns the one WebAssembly instance and its linear memory.
 // When the memory grows the old ArrayBuffer is detached and views made before read as empty: a
-// view is made fresh from `memory.buffer` at the moment of use, or (`heapF64`) kept only while
-// `memory.buffer` is still the buffer it was made over.
+// view is made fresh from `memory.buffer` at the moment of use, or (`heapF64`) kept until the
+// memory grows.
 import { readFile } from "node:fs/promises";
 import { instantiate } from "../../build/core.js";
 
@@ -48,8 +48,9 @@ export class WasmCore {
    * a single-row call then copies in and out without making a view each time.
    */
   heapF64(): Float64Array {
-    const buffer = this.buffer;
-    if (this.heap?.buffer !== buffer) this.heap = new Float64Array(buffer);
+    // A grown memory detaches the old buffer, and a view of a detached buffer has length 0: that
+    // test costs less than reading `memory.buffer` (a call into the runtime) on every use.
+    if (this.heap === null || this.heap.length === 0) this.heap = new Float64Array(this.buffer);
     return this.heap;
   }
 
