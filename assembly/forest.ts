@@ -7,10 +7,10 @@ import { erfc } from "./normal";
 import {
   FOREST_N_TREES, FOREST_N_OUTPUTS, FOREST_N_FEATURES, FOREST_ROOTS, FOREST_NODES, FOREST_LEAF_STATS,
   FOREST_SUBFOREST_OFFSETS, FOREST_N_SUBFORESTS, FOREST_SUBFOREST_SIZE,
-  FOREST_NODE_THRESHOLD, FOREST_NODE_LEFT, FOREST_NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
+  NODE_THRESHOLD, NODE_LEFT, NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
   EFFECT_POINT, EFFECT_LOWER, EFFECT_UPPER, EFFECT_STDERR, EFFECT_FIELDS,
 } from "./layout";
-import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset } from "./walk";
+import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset, advancePlain } from "./walk";
 
 // Fewer rows than this walk the trees one by one: the forest's trees are deep (~300 nodes), and
 // below it the split walk's work at each node costs more than it saves (measured: even at 256).
@@ -22,17 +22,6 @@ const MIN_WALK_ROWS: i32 = 256;
 
 @inline function hp(model: usize, off: usize): usize {
   return <usize>load<u32>(model + off);
-}
-
-/** The leaf reached from `code` after one more decision (a leaf stays where it is). */
-@inline function advance(nodes: usize, code: i64, row: usize): i64 {
-  const node = nodes + <usize>nodeOffset(code);
-  // Both children loaded before the comparison: no load waits on which way the row goes.
-  const left = load<i64>(node, FOREST_NODE_LEFT);
-  const right = load<i64>(node, FOREST_NODE_RIGHT);
-  // Go left iff x[feature] <= threshold (EconML rejects NaN inputs: no missing-value rule).
-  const x = load<f64>(row + featureOffset(code));
-  return select(left, right, x <= load<f64>(node, FOREST_NODE_THRESHOLD));
 }
 
 @inline function leafStats(nodes: usize, code: i64): i32 {
@@ -59,14 +48,14 @@ function rowLeaves(model: usize, row: usize, leaves: usize): void {
     let g = load<i64>(r, 48);
     let k = load<i64>(r, 56);
     while ((a & b & c & d & e & f & g & k) >= 0) {
-      a = advance(nodes, a, row);
-      b = advance(nodes, b, row);
-      c = advance(nodes, c, row);
-      d = advance(nodes, d, row);
-      e = advance(nodes, e, row);
-      f = advance(nodes, f, row);
-      g = advance(nodes, g, row);
-      k = advance(nodes, k, row);
+      a = advancePlain(nodes, a, row);
+      b = advancePlain(nodes, b, row);
+      c = advancePlain(nodes, c, row);
+      d = advancePlain(nodes, d, row);
+      e = advancePlain(nodes, e, row);
+      f = advancePlain(nodes, f, row);
+      g = advancePlain(nodes, g, row);
+      k = advancePlain(nodes, k, row);
     }
     const o = leaves + (<usize>t << 2);
     store<i32>(o, leafStats(nodes, a));
@@ -80,7 +69,7 @@ function rowLeaves(model: usize, row: usize, leaves: usize): void {
   }
   for (; t < nTrees; t++) {
     let a = load<i64>(roots + (<usize>t << 3));
-    while (a >= 0) a = advance(nodes, a, row);
+    while (a >= 0) a = advancePlain(nodes, a, row);
     store<i32>(leaves + (<usize>t << 2), leafStats(nodes, a));
   }
 }
@@ -121,16 +110,16 @@ function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: us
         const node = nodes + <usize>nodeOffset(code);
         // A feature's byte offset in a row times WALK_BLOCK is its column's offset.
         const col = cols + featureOffset(code) * <usize>WALK_BLOCK;
-        const mid = split(src, dst, s, e, col, load<f64>(node, FOREST_NODE_THRESHOLD));
+        const mid = split(src, dst, s, e, col, load<f64>(node, NODE_THRESHOLD));
         if (mid < e) {
-          store<i64>(sp, load<i64>(node, FOREST_NODE_RIGHT));
+          store<i64>(sp, load<i64>(node, NODE_RIGHT));
           store<i32>(sp, mid, 8);
           store<i32>(sp, e, 12);
           store<u32>(sp, <u32>dst, 16);
           sp += WALK_STACK_ENTRY;
         }
         if (mid > s) {
-          code = load<i64>(node, FOREST_NODE_LEFT);
+          code = load<i64>(node, NODE_LEFT);
           e = mid;
           const tmp = src;
           src = dst;
@@ -295,6 +284,10 @@ export function forest_effects(
   const inv = 1.0 / <f64>nTrees;
   const S = <f64>nSub;
 
+  // The padding contrast's coefficients (an odd count): zero for every row, written once.
+  if (ncPad > nc) {
+    for (let r = 0; r < BLOCK; r++) memory.fill(ks + <usize>r * kStride + (<usize>(nc * width) << 3), 0, <usize>width << 3);
+  }
   for (let r0 = 0; r0 < nRows; r0 += BLOCK) {
     const nb = min(BLOCK, nRows - r0);
     // WALK_BLOCK is a multiple of BLOCK: a walk block's rows are walked at its first block.
@@ -348,7 +341,6 @@ export function forest_effects(
           }
         }
       }
-      if (ncPad > nc) memory.fill(ks + <usize>r * kStride + (<usize>(nc * width) << 3), 0, <usize>width << 3);
     }
 
     // Per-tree moments m_t = a_t - J_t θ projected on each w_c, accumulated per subforest, tree

@@ -17,7 +17,7 @@ import {
   TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
   TRANSFORM_LOG1PEXP, TRANSFORM_SQUARE,
 } from "./layout";
-import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset } from "./walk";
+import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset, advancePlain } from "./walk";
 
 // LightGBM's kZeroThreshold (the float 1e-35f as a double).
 const K_ZERO: f64 = 1.0000000180025095e-35;
@@ -90,16 +90,9 @@ export function filterRows(model: usize, rows: usize, count: i32): void {
   return left;
 }
 
-/**
- * Whether the row at `row` goes left at the node at `code`; `noNaN` (a constant at each call site)
- * also drops the NaN case.
- */
-@inline function goesLeft(
-  node: usize, code: i64, row: usize, kinds: usize, catWords: usize, plain: bool = false, noNaN: bool = false,
-): bool {
-  const x = load<f64>(row + featureOffset(code));
-  if (noNaN) return x <= load<f64>(node, NODE_THRESHOLD);
-  return decide(x, node, code, kinds, catWords, plain);
+/** Whether the row at `row` goes left at the node at `code`. */
+@inline function goesLeft(node: usize, code: i64, row: usize, kinds: usize, catWords: usize, plain: bool = false): bool {
+  return decide(load<f64>(row + featureOffset(code)), node, code, kinds, catWords, plain);
 }
 
 /**
@@ -116,16 +109,13 @@ export function stepFrom(model: usize, code: i64, row: usize): i64 {
   return step(hptr(model, GBDT_NODES), code, row, hptr(model, GBDT_KINDS), hptr(model, GBDT_CAT_WORDS));
 }
 
-/**
- * One lockstep move, with a select instead of a branch (which way a row goes is unpredictable).
- * At a leaf it is a move to the same leaf.
- */
+/** `advancePlain` (walk.ts) with the decision a model's splits and rows need. */
 @inline function advance(nodes: usize, code: i64, row: usize, kinds: usize, catWords: usize, plain: bool, noNaN: bool): i64 {
+  if (noNaN) return advancePlain(nodes, code, row);
   const node = nodes + <usize>nodeOffset(code);
-  // Both children are loaded before the decision is known, off the chain of dependent loads.
   const left = load<i64>(node, NODE_LEFT);
   const right = load<i64>(node, NODE_RIGHT);
-  return select(left, right, goesLeft(node, code, row, kinds, catWords, plain, noNaN));
+  return select(left, right, goesLeft(node, code, row, kinds, catWords, plain));
 }
 
 /** The leaf code reached by a row from `root`. */

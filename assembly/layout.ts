@@ -48,15 +48,16 @@ export const GBDT_FLAG_NAN_AS_ZERO = 2;
 // nodes at >= 0, leaves below). Low word: the byte offset in a row of the feature the child splits
 // on (0 for a leaf) ----
 
-// ---- LightGBM node: threshold f64 | left child code i64 | right child code i64. Leaf l (global
-// index) at -(l + 1) * NODE_BYTES, as a node whose children are itself ----
+// ---- Tree node, both models: threshold f64 | left child code i64 | right child code i64. Leaves
+// below the table (leaf l at -(l + 1) * NODE_BYTES), as nodes whose children are themselves ----
 export const NODE_BYTES = 24;
 export const NODE_THRESHOLD = 0; // f64
-export const NODE_CAT_FIRST_WORD = 0; // u32 in the threshold slot of a categorical split: its bitset's first word
-export const NODE_CAT_WORD_COUNT = 4; // u32 beside it: the bitset's word count
-export const LEAF_VALUE = 0; // f64, in a leaf
 export const NODE_LEFT = 8; // i64 child code
 export const NODE_RIGHT = 16; // i64 child code
+// LightGBM: a categorical split's bitset in its threshold slot, a leaf's value in its own.
+export const NODE_CAT_FIRST_WORD = 0; // u32: the bitset's first word
+export const NODE_CAT_WORD_COUNT = 4; // u32 beside it: the bitset's word count
+export const LEAF_VALUE = 0; // f64, in a leaf
 
 // ---- Node kinds (NODE_* flags, in GBDT_KINDS; 0 for a leaf) ----
 /** Where NaN goes (the missing type folded in at load). */
@@ -101,13 +102,8 @@ export const FOREST_N_SUBFORESTS = 28;
 export const FOREST_SUBFOREST_SIZE = 32;
 export const FOREST_HEADER_BYTES = 40;
 
-// ---- Causal-forest node: threshold f64 | left child code i64 | right child code i64. The leaf
-// whose statistics are row l at -(l + 1) * FOREST_NODE_BYTES, as a node whose children are itself ----
-export const FOREST_NODE_BYTES = 24;
-export const FOREST_NODE_THRESHOLD = 0; // f64
+// ---- Causal-forest nodes are tree nodes (above); leaf l is the one whose statistics are row l ----
 export const FOREST_LEAF_STATS_OFFSET = 0; // i32, in a leaf (its threshold slot): byte offset of its row in the leaf statistics
-export const FOREST_NODE_LEFT = 8; // i64 child code
-export const FOREST_NODE_RIGHT = 16; // i64 child code
 
 // ---- Causal-forest output: per row and contrast, these f64 fields ----
 export const EFFECT_POINT = 0;

@@ -3,6 +3,8 @@
 // (rows walked in lockstep instead all wait for the deepest one: ~1.8x the node visits on the
 // fixture models) and a node's feature and threshold are loaded once for all its rows.
 
+import { NODE_THRESHOLD, NODE_LEFT, NODE_RIGHT } from "./layout";
+
 // A child code (layout.ts) holds the child's byte offset from the node table (>= 0 an internal
 // node, < 0 a leaf) and the byte offset in a row of the feature it splits on. A step reads the
 // row's value and the node's threshold at once, where a feature kept in the node would put one
@@ -14,6 +16,19 @@
 
 @inline export function featureOffset(code: i64): usize {
   return <usize>(<u32>code);
+}
+
+/**
+ * One lockstep move deciding on `x <= threshold` alone: every step of the forest (EconML rejects
+ * missing values), and of a LightGBM model whose rows need no more (gbdt.ts). A select instead of
+ * a branch (which way a row goes is unpredictable); at a leaf, a move to the same leaf.
+ */
+@inline export function advancePlain(nodes: usize, code: i64, row: usize): i64 {
+  const node = nodes + <usize>nodeOffset(code);
+  // Both children are loaded before the decision is known, off the chain of dependent loads.
+  const left = load<i64>(node, NODE_LEFT);
+  const right = load<i64>(node, NODE_RIGHT);
+  return select(left, right, load<f64>(row + featureOffset(code)) <= load<f64>(node, NODE_THRESHOLD));
 }
 
 /** Rows walked together. */

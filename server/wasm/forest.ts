@@ -20,29 +20,29 @@ function flattenNodes(forest: CausalForest): { roots: Uint8Array; nodes: ArrayBu
   const dense = new Int32Array(n);
   let internal = 0;
   for (let g = 0; g < n; g++) dense[g] = childrenLeft[g] === -1 ? -1 : internal++;
-  const tableOffset = nLeaves * L.FOREST_NODE_BYTES;
-  const nodes = new ArrayBuffer(tableOffset + internal * L.FOREST_NODE_BYTES);
+  const tableOffset = nLeaves * L.NODE_BYTES;
+  const nodes = new ArrayBuffer(tableOffset + internal * L.NODE_BYTES);
   const view = new DataView(nodes);
-  const leafOffset = (row: number) => -(row + 1) * L.FOREST_NODE_BYTES;
+  const leafOffset = (row: number) => -(row + 1) * L.NODE_BYTES;
   for (let l = 0; l < nLeaves; l++) {
     const at = tableOffset + leafOffset(l);
-    writeCode(view, at + L.FOREST_NODE_LEFT, [leafOffset(l), 0]);
-    writeCode(view, at + L.FOREST_NODE_RIGHT, [leafOffset(l), 0]);
+    writeCode(view, at + L.NODE_LEFT, [leafOffset(l), 0]);
+    writeCode(view, at + L.NODE_RIGHT, [leafOffset(l), 0]);
     view.setInt32(at + L.FOREST_LEAF_STATS_OFFSET, l * statsBytes, true);
   }
   const code = (tree: number, local: number): ChildCode => {
     const g = off[tree] + local;
-    return dense[g] < 0 ? [leafOffset(leafIndex[g]), 0] : [dense[g] * L.FOREST_NODE_BYTES, feature[g] * 8];
+    return dense[g] < 0 ? [leafOffset(leafIndex[g]), 0] : [dense[g] * L.NODE_BYTES, feature[g] * 8];
   };
   const roots: ChildCode[] = [];
   for (let t = 0; t < forest.nTrees; t++) {
     roots.push(code(t, 0));
     for (let g = off[t]; g < off[t + 1]; g++) {
       if (dense[g] < 0) continue;
-      const at = tableOffset + dense[g] * L.FOREST_NODE_BYTES;
-      view.setFloat64(at + L.FOREST_NODE_THRESHOLD, threshold[g], true);
-      writeCode(view, at + L.FOREST_NODE_LEFT, code(t, childrenLeft[g]));
-      writeCode(view, at + L.FOREST_NODE_RIGHT, code(t, childrenRight[g]));
+      const at = tableOffset + dense[g] * L.NODE_BYTES;
+      view.setFloat64(at + L.NODE_THRESHOLD, threshold[g], true);
+      writeCode(view, at + L.NODE_LEFT, code(t, childrenLeft[g]));
+      writeCode(view, at + L.NODE_RIGHT, code(t, childrenRight[g]));
     }
   }
   return { roots: rootCodes(roots), nodes, tableOffset };
