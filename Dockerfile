@@ -41,4 +41,5 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/health/ready`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node itself as PID 1, no npm or shell in between: SIGTERM reaches the server, which drains and exits 0.
-CMD ["node", "dist/cli/main.js", "serve"]
+# The node flags are npm start's (README, Configuration: the young generation).
+CMD ["node", "--max-semi-space-size=32", "dist/cli/main.js", "serve"]

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import type { PredictRequest } from "../server/contract/api.ts";
 import { SEED_REQUEST } from "../test/helpers/server.ts";
+import { startNodeFlags } from "../test/helpers/start-command.ts";
 import { percentiles, type BenchRow } from "./table.ts";
 
 export const seedBody = (n: number | string) => JSON.stringify({ ...SEED_REQUEST, customer_id: `CUST-${n}` });
@@ -44,10 +45,10 @@ export async function start(args: string[], env?: NodeJS.ProcessEnv): Promise<Se
   return { url, child };
 }
 
-/** The service (`serve`, built) on a port of its own and a fresh data directory. */
+/** The service (`serve`, built, with `npm start`'s node flags) on a port of its own and a fresh data directory. */
 export async function startService(args: string[] = []): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), "bench-"));
-  return { ...(await start(["dist/cli/main.js", "serve", "--port", "0", "--data-dir", dataDir, ...args])), dataDir };
+  return { ...(await start([...startNodeFlags(), "dist/cli/main.js", "serve", "--port", "0", "--data-dir", dataDir, ...args])), dataDir };
 }
 
 /** SIGTERM, then waits (up to `ms`) for the process to exit; removes its data directory. */

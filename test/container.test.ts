@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readDockerfile, type Image } from "./helpers/dockerfile.ts";
 import { readCsvRecords } from "./helpers/customers.ts";
+import { startNodeFlags } from "./helpers/start-command.ts";
 
 const image: Image = readDockerfile();
 const runs = (stage: { instructions: { keyword: string; args: string }[] }) => stage.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
@@ -23,9 +24,9 @@ describe("the Dockerfile", () => {
     for (const stage of image.stages) expect(stage.from).toMatch(/^node:(22|24)[.-]/);
   });
 
-  it("runs node itself as PID 1: exec form, no npm, no shell", () => {
+  it("runs node itself as PID 1: exec form, no npm, no shell, with npm start's node flags", () => {
     expect(image.entrypoint).toBeUndefined();
-    expect(image.cmd).toEqual(["node", "dist/cli/main.js", "serve"]);
+    expect(image.cmd).toEqual(["node", ...startNodeFlags(), "dist/cli/main.js", "serve"]);
   });
 
   it("runs as a numeric non-root user that owns the declared data directory", () => {
