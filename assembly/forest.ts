@@ -10,7 +10,7 @@ import {
   NODE_THRESHOLD, NODE_LEFT, NODE_RIGHT, FOREST_LEAF_STATS_OFFSET,
   EFFECT_POINT, EFFECT_LOWER, EFFECT_UPPER, EFFECT_STDERR, EFFECT_FIELDS,
 } from "./layout";
-import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset, advancePlain } from "./walk";
+import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, pushPending, pendingCode, pendingStart, pendingEnd, pendingList, nodeOffset, featureOffset, advancePlain } from "./walk";
 
 // Fewer rows than this walk the trees one by one: the forest's trees are deep (~300 nodes), and
 // below it the split walk's work at each node costs more than it saves (measured: even at 256).
@@ -112,11 +112,7 @@ function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: us
         const col = cols + featureOffset(code) * <usize>WALK_BLOCK;
         const mid = split(src, dst, s, e, col, load<f64>(node, NODE_THRESHOLD));
         if (mid < e) {
-          store<i64>(sp, load<i64>(node, NODE_RIGHT));
-          store<i32>(sp, mid, 8);
-          store<i32>(sp, e, 12);
-          store<u32>(sp, <u32>dst, 16);
-          sp += WALK_STACK_ENTRY;
+          sp = pushPending(sp, load<i64>(node, NODE_RIGHT), mid, e, dst);
         }
         if (mid > s) {
           code = load<i64>(node, NODE_LEFT);
@@ -134,10 +130,10 @@ function blockLeaves(model: usize, rows: usize, nb: i32, leaves: usize, walk: us
       }
       if (sp == stack) break;
       sp -= WALK_STACK_ENTRY;
-      code = load<i64>(sp);
-      s = load<i32>(sp, 8);
-      e = load<i32>(sp, 12);
-      src = <usize>load<u32>(sp, 16);
+      code = pendingCode(sp);
+      s = pendingStart(sp);
+      e = pendingEnd(sp);
+      src = pendingList(sp);
       dst = src == listA ? listB : listA;
     }
   }

@@ -17,7 +17,7 @@ import {
   TRANSFORM_IDENTITY, TRANSFORM_SIGMOID, TRANSFORM_SOFTMAX, TRANSFORM_OVA, TRANSFORM_EXP,
   TRANSFORM_LOG1PEXP, TRANSFORM_SQUARE,
 } from "./layout";
-import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, nodeOffset, featureOffset, advancePlain } from "./walk";
+import { WALK_BLOCK, WALK_STACK_ENTRY, align16, walkBytes, toColumns, split, pushPending, pendingCode, pendingStart, pendingEnd, pendingList, nodeOffset, featureOffset, advancePlain } from "./walk";
 
 // LightGBM's kZeroThreshold (the float 1e-35f as a double).
 const K_ZERO: f64 = 1.0000000180025095e-35;
@@ -252,11 +252,7 @@ export function gbdt_scratch_bytes(model: usize): i32 {
             mid = <i32>((lo - dst) >> 2);
           }
           if (mid < e) {
-            store<i64>(sp, rightCode);
-            store<i32>(sp, mid, 8);
-            store<i32>(sp, e, 12);
-            store<u32>(sp, <u32>dst, 16);
-            sp += WALK_STACK_ENTRY;
+            sp = pushPending(sp, rightCode, mid, e, dst);
           }
           if (mid > s) {
             code = leftCode;
@@ -278,10 +274,10 @@ export function gbdt_scratch_bytes(model: usize): i32 {
       }
       if (sp == stack) break;
       sp -= WALK_STACK_ENTRY;
-      code = load<i64>(sp);
-      s = load<i32>(sp, 8);
-      e = load<i32>(sp, 12);
-      src = <usize>load<u32>(sp, 16);
+      code = pendingCode(sp);
+      s = pendingStart(sp);
+      e = pendingEnd(sp);
+      src = pendingList(sp);
       dst = src == listA ? listB : listA;
     }
   }

@@ -38,8 +38,34 @@ export const WALK_BLOCK: i32 = 1024;
   return (x + 15) & ~(<usize>15);
 }
 
-/** Bytes a pending node takes on a walk's stack: an i64 child code and three i32s. */
+/** Bytes a pending node takes on a walk's stack: its child code (i64), then its rows' range and list. */
 export const WALK_STACK_ENTRY: i32 = 24;
+
+/** Pushes a pending node: the node at `code`, whose rows are list[s, e). Returns the new top. */
+@inline export function pushPending(sp: usize, code: i64, s: i32, e: i32, list: usize): usize {
+  store<i64>(sp, code);
+  store<i32>(sp, s, 8);
+  store<i32>(sp, e, 12);
+  store<u32>(sp, <u32>list, 16);
+  return sp + WALK_STACK_ENTRY;
+}
+
+// A pending node's fields, read back at `sp` once it is popped.
+@inline export function pendingCode(sp: usize): i64 {
+  return load<i64>(sp);
+}
+
+@inline export function pendingStart(sp: usize): i32 {
+  return load<i32>(sp, 8);
+}
+
+@inline export function pendingEnd(sp: usize): i32 {
+  return load<i32>(sp, 12);
+}
+
+@inline export function pendingList(sp: usize): usize {
+  return <usize>load<u32>(sp, 16);
+}
 
 /**
  * Scratch for a walk: the block's columns, two row lists, a stack of pending nodes (each with

@@ -5,7 +5,7 @@ import { ndtri } from "../model/causal/normal.ts";
 import type { Contrast, EffectResult, ForestEvaluator } from "../model/evaluator.ts";
 import * as L from "../../assembly/layout.ts";
 import { ModelMemory, type Scratch, type WasmCore } from "./core.ts";
-import { rootCodes, writeCode, type ChildCode } from "./codes.ts";
+import { leafCode, rootCodes, writeCode, writeLeafNode, type ChildCode } from "./codes.ts";
 
 /**
  * Nodes for the core: internal nodes renumbered densely (leaves take no room among them), and below
@@ -23,16 +23,12 @@ function flattenNodes(forest: CausalForest): { roots: Uint8Array; nodes: ArrayBu
   const tableOffset = nLeaves * L.NODE_BYTES;
   const nodes = new ArrayBuffer(tableOffset + internal * L.NODE_BYTES);
   const view = new DataView(nodes);
-  const leafOffset = (row: number) => -(row + 1) * L.NODE_BYTES;
   for (let l = 0; l < nLeaves; l++) {
-    const at = tableOffset + leafOffset(l);
-    writeCode(view, at + L.NODE_LEFT, [leafOffset(l), 0]);
-    writeCode(view, at + L.NODE_RIGHT, [leafOffset(l), 0]);
-    view.setInt32(at + L.FOREST_LEAF_STATS_OFFSET, l * statsBytes, true);
+    view.setInt32(writeLeafNode(view, tableOffset, l) + L.FOREST_LEAF_STATS_OFFSET, l * statsBytes, true);
   }
   const code = (tree: number, local: number): ChildCode => {
     const g = off[tree] + local;
-    return dense[g] < 0 ? [leafOffset(leafIndex[g]), 0] : [dense[g] * L.NODE_BYTES, feature[g] * 8];
+    return dense[g] < 0 ? leafCode(leafIndex[g]) : [dense[g] * L.NODE_BYTES, feature[g] * 8];
   };
   const roots: ChildCode[] = [];
   for (let t = 0; t < forest.nTrees; t++) {

@@ -6,7 +6,7 @@ import type { GbdtEvaluator } from "../model/evaluator.ts";
 import { ModelFormatError } from "../model/errors.ts";
 import * as L from "../../assembly/layout.ts";
 import { ModelMemory, type Scratch, type WasmCore } from "./core.ts";
-import { rootCodes, writeCode, type ChildCode } from "./codes.ts";
+import { leafCode, rootCodes, writeCode, writeLeafNode, type ChildCode } from "./codes.ts";
 
 const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
   identity: L.TRANSFORM_IDENTITY,
@@ -22,10 +22,8 @@ const TRANSFORM_CODES: Record<OutputTransform["kind"], number> = {
 interface Flat {
   /** Each tree's root as a child code. */
   roots: Uint8Array;
-  /** Node kinds, a node's at its byte offset / 8 (every third byte), leaves' (0) below. */
+  /** Node kinds, a node's at its byte offset / 8 (every third byte), leaves' (0) below: node 0's is `tableOffset / 8` bytes in. */
   kinds: Uint8Array;
-  /** Bytes from the start of `kinds` to node 0's. */
-  kindsOffset: number;
   /** Leaf nodes (leaf l at -(l + 1) * NODE_BYTES from the table), then the internal nodes. */
   nodes: ArrayBuffer;
   /** Bytes from the start of `nodes` to the table (offset 0). */
@@ -101,10 +99,9 @@ function flatten(model: LgbModel): Flat {
   trees.forEach((tree, t) => {
     const internal = tree.numLeaves - 1;
     // Byte offsets from the table: internal nodes above it, leaves below.
-    const leafOffset = (l: number) => -(leaves + l + 1) * L.NODE_BYTES;
     const code = (c: number): ChildCode =>
-      c >= 0 ? [(nodeBase + c) * L.NODE_BYTES, tree.splitFeature[c] * 8] : [leafOffset(~c), 0];
-    roots.push(internal === 0 ? [leafOffset(0), 0] : code(0));
+      c >= 0 ? [(nodeBase + c) * L.NODE_BYTES, tree.splitFeature[c] * 8] : leafCode(leaves + ~c);
+    roots.push(internal === 0 ? leafCode(leaves) : code(0));
     leafBase[t] = leaves;
     for (let i = 0; i < internal; i++) {
       const at = tableOffset + (nodeBase + i) * L.NODE_BYTES;
@@ -125,10 +122,7 @@ function flatten(model: LgbModel): Flat {
       nodeCount[nodeBase + i] = tree.internalCount[i];
     }
     for (let l = 0; l < tree.numLeaves; l++) {
-      const at = tableOffset + leafOffset(l);
-      nodeView.setFloat64(at + L.LEAF_VALUE, tree.leafValue[l], true);
-      writeCode(nodeView, at + L.NODE_LEFT, [leafOffset(l), 0]);
-      writeCode(nodeView, at + L.NODE_RIGHT, [leafOffset(l), 0]);
+      nodeView.setFloat64(writeLeafNode(nodeView, tableOffset, leaves + l) + L.LEAF_VALUE, tree.leafValue[l], true);
     }
     leafCount.set(tree.leafCount, leaves);
     catWords.set(tree.catThreshold, words);
@@ -152,7 +146,7 @@ function flatten(model: LgbModel): Flat {
   const linear = linInfo
     ? { info: linInfo, features: Int32Array.from(linFeatures), coeffs: Float64Array.from(linCoeffs) }
     : null;
-  return { roots: rootCodes(roots), nodes, tableOffset, kinds, kindsOffset: tableOffset / 8, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain, nanAsZero };
+  return { roots: rootCodes(roots), nodes, tableOffset, kinds, catWords, leafBase, nodeCount, leafCount, expected, linear, maxDepth, plain, nanAsZero };
 }
 
 type Block = Float64Array | Int32Array | Uint32Array | Uint8Array;
@@ -194,7 +188,7 @@ export class WasmGbdt implements GbdtEvaluator {
     const fields = {
       roots: put(flat.roots),
       nodes: put(flat.nodes) + flat.tableOffset,
-      kinds: put(flat.kinds) + flat.kindsOffset,
+      kinds: put(flat.kinds) + flat.tableOffset / 8,
       catWords: put(flat.catWords),
       leafBase: put(flat.leafBase),
       linear: put(flat.linear?.info ?? null),
